@@ -1,0 +1,5 @@
+"""``python -m nbalife`` runs the CLI."""
+
+from nbalife.cli.app import main
+
+main()

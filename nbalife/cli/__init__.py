@@ -1,0 +1,1 @@
+"""The ``nbalife`` command line: one module per command group, assembled in ``app``."""

@@ -1,0 +1,270 @@
+"""Typed settings with validation and provenance.
+
+Precedence, lowest first: built-in defaults < the YAML file < ``NBALIFE_<SECTION>__<KEY>``
+environment variables < command-line overrides. Every value remembers where it came from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from nbalife.errors import BadInput
+
+ENV_PREFIX = "NBALIFE_"
+
+
+def _range(low: float | None = None, high: float | None = None, *, nullable: bool = False) -> dict:
+    return {"low": low, "high": high, "nullable": nullable}
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    """Where the SQL store lives; None means ``sqlite:///<home>/nbalife.db``."""
+
+    url: str | None = field(default=None, metadata=_range(nullable=True))
+    busy_timeout_s: float = field(default=30.0, metadata=_range(0, 3600))
+    connect_timeout_s: float = field(default=10.0, metadata=_range(1, 600))
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """Hourly performance check over recent resolved predictions."""
+
+    window_hours: float = field(default=24.0, metadata=_range(1, 24 * 365))
+    mae_alert: float = field(default=8.0, metadata=_range(0, 100))
+    coverage_alert: float = field(default=0.90, metadata=_range(0, 1))
+    min_predictions: int = field(default=10, metadata=_range(1, 10**6))
+
+
+@dataclass(frozen=True)
+class ConformalSettings:
+    """Interval calibration and its drift check."""
+
+    target_coverage: float = field(default=0.95, metadata=_range(0.5, 0.999))
+    recalibration_threshold: float = field(default=0.05, metadata=_range(0.001, 0.5))
+    min_samples: int = field(default=100, metadata=_range(10, 10**7))
+    window_days: float = field(default=7.0, metadata=_range(1, 3650))
+    recency_halflife_days: float | None = field(default=None, metadata=_range(0.1, 3650, nullable=True))
+    aci_gamma: float = field(default=0.005, metadata=_range(0, 0.5))
+
+
+@dataclass(frozen=True)
+class DejavuSettings:
+    """Analog forecaster and its pattern database."""
+
+    k: int = field(default=50, metadata=_range(1, 10000))
+    aggregation: str = field(default="median", metadata={"choices": ("median", "weighted")})
+    max_size: int = field(default=5000, metadata=_range(10, 10**8))
+    update_every_days: float = field(default=7.0, metadata=_range(0, 3650))
+
+
+@dataclass(frozen=True)
+class LstmSettings:
+    """Sequence model, its training and its retraining policy."""
+
+    hidden_size: int = field(default=64, metadata=_range(1, 4096))
+    num_layers: int = field(default=2, metadata=_range(1, 8))
+    epochs: int = field(default=20, metadata=_range(1, 10000))
+    batch_size: int = field(default=256, metadata=_range(1, 1 << 20))
+    learning_rate: float = field(default=0.001, metadata=_range(1e-7, 1.0))
+    patience: int = field(default=3, metadata=_range(1, 1000))
+    seed: int = field(default=0, metadata=_range(0, 2**31 - 1))
+    device: str = field(default="cpu", metadata={"choices": ("cpu", "cuda", "auto")})
+    retrain_every_days: float = field(default=30.0, metadata=_range(0, 3650))
+    min_new_games: int = field(default=100, metadata=_range(1, 10**7))
+    min_improvement: float = field(default=0.1, metadata=_range(0, 100))
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """Time-ordered splits used by ``nbalife train``."""
+
+    validation_fraction: float = field(default=0.15, metadata=_range(0.01, 0.5))
+    calibration_fraction: float = field(default=0.20, metadata=_range(0.01, 0.5))
+
+
+@dataclass(frozen=True)
+class AbtestSettings:
+    """A/B tests with gradual rollout."""
+
+    min_improvement: float = field(default=0.5, metadata=_range(0, 100))
+    p_value: float = field(default=0.05, metadata=_range(1e-6, 0.5))
+    stages: tuple[int, ...] = field(default=(10, 25, 50, 100), metadata={"percent_stages": True})
+    min_games_per_stage: int = field(default=100, metadata=_range(1, 10**7))
+
+
+@dataclass(frozen=True)
+class RegistrySettings:
+    """Model registry: retention, promotion gate and lock wait."""
+
+    keep_versions: int = field(default=5, metadata=_range(1, 1000))
+    gate_max_mae: float = field(default=8.0, metadata=_range(0, 100))
+    gate_min_coverage: float = field(default=0.90, metadata=_range(0, 1))
+    lock_wait_s: float = field(default=10.0, metadata=_range(0, 3600))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every threshold the lifecycle uses."""
+
+    database: DatabaseSettings = DatabaseSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
+    conformal: ConformalSettings = ConformalSettings()
+    dejavu: DejavuSettings = DejavuSettings()
+    lstm: LstmSettings = LstmSettings()
+    training: TrainingSettings = TrainingSettings()
+    abtest: AbtestSettings = AbtestSettings()
+    registry: RegistrySettings = RegistrySettings()
+
+
+@dataclass(frozen=True)
+class LoadedSettings:
+    """Effective settings and, per ``section.key``, where the value came from."""
+
+    settings: Settings
+    sources: dict[str, str]
+
+    def items(self) -> list[tuple[str, Any, str]]:
+        rows = []
+        for section in dataclasses.fields(self.settings):
+            values = getattr(self.settings, section.name)
+            for item in dataclasses.fields(values):
+                key = f"{section.name}.{item.name}"
+                rows.append((key, getattr(values, item.name), self.sources[key]))
+        return rows
+
+
+def _coerce(key: str, spec: dataclasses.Field, raw: Any, origin: str) -> Any:
+    """Convert ``raw`` to the field's type and check its range; BadInput names key and value."""
+    meta = spec.metadata
+    kind = spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", str(spec.type))
+
+    def fail(reason: str) -> BadInput:
+        return BadInput(f"{origin}: {key} = {raw!r}: {reason}")
+
+    if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"null", "none", "~"}):
+        if meta.get("nullable"):
+            return None
+        raise fail("a value is required")
+    if kind.startswith("tuple"):
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, (list, tuple)) or not items:
+            raise fail("expected a list of percentages")
+        try:
+            stages = tuple(int(str(v).strip()) for v in items)
+        except ValueError:
+            raise fail("expected whole-number percentages") from None
+        if any(not 0 < s <= 100 for s in stages) or list(stages) != sorted(set(stages)) or stages[-1] != 100:
+            raise fail("stages must be increasing percentages in (0, 100] ending at 100")
+        return stages
+    base = kind.split("|")[0].strip()
+    if base == "str":
+        if not isinstance(raw, str):
+            raise fail("expected text")
+        choices = meta.get("choices")
+        if choices and raw not in choices:
+            raise fail(f"expected one of {', '.join(choices)}")
+        return raw
+    if isinstance(raw, bool):
+        raise fail(f"expected a {'whole ' if base == 'int' else ''}number")
+    try:
+        if base == "int":
+            if isinstance(raw, float) and not raw.is_integer():
+                raise ValueError(raw)
+            value: float = int(raw)
+        else:
+            value = float(raw)
+    except (TypeError, ValueError):
+        raise fail(f"expected a {'whole ' if base == 'int' else ''}number") from None
+    low, high = meta.get("low"), meta.get("high")
+    if (low is not None and value < low) or (high is not None and value > high) or value != value:
+        raise fail(f"out of range [{low}, {high}]")
+    return value
+
+
+def _read_file(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise BadInput(f"{path}: no such config file") from None
+    except yaml.YAMLError as exc:
+        first = str(exc).replace("\n", " ")
+        raise BadInput(f"{path}: invalid YAML: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadInput(f"{path}: expected a mapping of sections at the top level")
+    return data
+
+
+def load_settings(
+    path: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> LoadedSettings:
+    """Build settings from defaults, ``path``, the environment and ``overrides`` (``section.key``)."""
+    environ = os.environ if environ is None else environ
+    fields_of = {
+        section.name: {item.name: item for item in dataclasses.fields(section_type(section.name))}
+        for section in dataclasses.fields(Settings)
+    }
+    values: dict[str, dict[str, Any]] = {name: {} for name in fields_of}
+    sources = {f"{name}.{item}": "default" for name, items in fields_of.items() for item in items}
+
+    def put(key: str, raw: Any, origin: str, source: str) -> None:
+        section, _, item = key.partition(".")
+        if section not in fields_of or item not in fields_of[section]:
+            raise BadInput(f"{origin}: unknown setting {key!r}")
+        values[section][item] = _coerce(key, fields_of[section][item], raw, origin)
+        sources[key] = source
+
+    if path is not None:
+        for section, body in _read_file(path).items():
+            if section not in fields_of:
+                raise BadInput(f"{path}: unknown section {section!r}")
+            if not isinstance(body, dict):
+                raise BadInput(f"{path}: section {section!r} must be a mapping")
+            for item, raw in body.items():
+                put(f"{section}.{item}", raw, str(path), f"file {path}")
+    for name, raw in sorted(environ.items()):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, item = name[len(ENV_PREFIX):].lower().partition("__")
+        put(f"{section}.{item}", raw, f"environment {name}", f"env {name}")
+    for key, raw in (overrides or {}).items():
+        if raw is not None:
+            put(key, raw, "command line", "command line")
+    settings = Settings(**{name: section_type(name)(**values[name]) for name in fields_of})
+    return LoadedSettings(settings, sources)
+
+
+def section_type(section: str) -> type:
+    """The dataclass type of a settings section."""
+    return type(getattr(Settings(), section))
+
+
+def default_yaml() -> str:
+    """The defaults as a commented YAML document (what ``config.yaml`` holds)."""
+    lines = ["# nbalife configuration: every threshold the lifecycle uses, with its default.",
+             "# Override any key with NBALIFE_<SECTION>__<KEY>, e.g. NBALIFE_MONITORING__MAE_ALERT=7.5", ""]
+    for section in dataclasses.fields(Settings):
+        values = getattr(Settings(), section.name)
+        lines.append(f"{section.name}:  # {type(values).__doc__.strip()}")
+        for item in dataclasses.fields(values):
+            value = getattr(values, item.name)
+            if value is None:
+                text = "null"
+            elif isinstance(value, tuple):
+                text = "[" + ", ".join(str(v) for v in value) + "]"
+            else:
+                text = str(value)
+            lines.append(f"  {item.name}: {text}")
+        lines.append("")
+    return "\n".join(lines)

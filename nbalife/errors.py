@@ -1,0 +1,33 @@
+"""Domain errors. Each carries the process exit code of the operator contract."""
+
+from __future__ import annotations
+
+
+class NbalifeError(Exception):
+    """Base of every expected failure; ``exit_code`` is what the CLI returns."""
+
+    exit_code = 2
+
+
+class BadInput(NbalifeError):
+    """Bad input or usage: a file, field or value that cannot be accepted."""
+
+    exit_code = 2
+
+
+class CheckFailed(NbalifeError):
+    """A check found a problem: alert, degradation, drift, rejected candidate."""
+
+    exit_code = 1
+
+
+class LockHeld(NbalifeError):
+    """Another run holds the lock (cron overlap)."""
+
+    exit_code = 3
+
+
+class Unreachable(NbalifeError):
+    """A dependency (the database) cannot be reached."""
+
+    exit_code = 4

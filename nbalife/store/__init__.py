@@ -1,0 +1,1 @@
+"""The SQL store: schema, engine and queries (SQLAlchemy Core, SQLite and PostgreSQL)."""

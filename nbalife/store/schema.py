@@ -1,0 +1,96 @@
+"""Every table and index of the store, on one MetaData."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects import sqlite
+
+from nbalife.games import DIFF_COLUMNS
+
+metadata = MetaData()
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
+Identifier = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
+
+games = Table(
+    "games",
+    metadata,
+    Column("game_id", String(64), primary_key=True),
+    Column("season", String(16), nullable=False),
+    Column("game_date", Date, nullable=False),
+    Column("home", String(8), nullable=False),
+    Column("away", String(8), nullable=False),
+    *[Column(name, Integer, nullable=False) for name in DIFF_COLUMNS],
+    Column("final_diff", Integer, nullable=True),
+    Column("ingested_at", DateTime, nullable=False),
+    Index("ix_games_game_date", "game_date"),
+    Index("ix_games_season_date", "season", "game_date"),
+)
+
+predictions = Table(
+    "predictions",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("game_id", String(64), nullable=False),
+    Column("arm", String(8), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("forecast", Float, nullable=False),
+    Column("lower", Float, nullable=False),
+    Column("upper", Float, nullable=False),
+    Column("dejavu", Float, nullable=True),
+    Column("lstm", Float, nullable=True),
+    Column("d18", Float, nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("actual", Float, nullable=True),
+    Column("error", Float, nullable=True),
+    Column("resolved_at", DateTime, nullable=True),
+    Index("ix_predictions_created_at", "created_at"),
+    Index("ix_predictions_game_arm", "game_id", "arm"),
+    Index("ix_predictions_version_created", "model_version", "created_at"),
+    Index("ix_predictions_unresolved", "actual", "game_id"),
+)
+
+lifecycle_events = Table(
+    "lifecycle_events",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("version", String(32), nullable=True),
+    Column("details", Text, nullable=False, default="{}"),
+    Column("user", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Index("ix_events_kind_at", "kind", "at"),
+    Index("ix_events_at", "at"),
+)
+
+ab_tests = Table(
+    "ab_tests",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("version_a", String(32), nullable=False),
+    Column("version_b", String(32), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("stage", Integer, nullable=False),
+    Column("traffic_b", Float, nullable=False),
+    Column("salt", String(32), nullable=False),
+    Column("started_at", DateTime, nullable=False),
+    Column("stage_started_at", DateTime, nullable=False),
+    Column("ended_at", DateTime, nullable=True),
+    Column("details", Text, nullable=False, default="{}"),
+    Index("ix_ab_tests_status", "status"),
+)

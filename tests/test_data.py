@@ -1,0 +1,194 @@
+"""Game data: ingest (validation, one transaction, upsert), export, summary, on both backends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from nbalife.games import DIFF_COLUMNS, load_games
+from nbalife.store import schema
+
+
+def count_games(url: str) -> int:
+    from nbalife.store.engine import init_schema, make_engine
+
+    engine = make_engine(url)
+    init_schema(engine)
+    with engine.connect() as conn:
+        n = conn.execute(select(func.count()).select_from(schema.games)).scalar_one()
+    engine.dispose()
+    return n
+
+
+@pytest.fixture
+def games_csv(tmp_path: Path, real_games: Path) -> Path:
+    """The first 40 real games as a raw text CSV we can damage."""
+    path = tmp_path / "games.csv"
+    lines = real_games.read_text().splitlines()[:41]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def damage(path: Path, row: int, column: str, value: str) -> Path:
+    """Set one cell (row is the 1-based file line) and write the file back as text."""
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    frame.loc[row - 2, column] = value
+    frame.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_ingest_export_round_trip(cli_db, tmp_path: Path, real_games: Path, suffix: str) -> None:
+    result = cli_db("--json", "data", "ingest", str(real_games))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["rows"], report["inserted"], report["updated"], report["rejected"]) == (319, 319, 0, 0)
+
+    out = tmp_path / f"export{suffix}"
+    result = cli_db("data", "export", "--out", str(out))
+    assert result.exit_code == 0, result.output
+    original = load_games(real_games)
+    exported = load_games(out)
+    pd.testing.assert_frame_equal(
+        original.sort_values("game_id").reset_index(drop=True)[exported.columns],
+        exported.sort_values("game_id").reset_index(drop=True),
+        check_dtype=False,
+    )
+    # the exported file ingests again as pure updates
+    again = json.loads(cli_db("--json", "data", "ingest", str(out)).stdout)
+    assert (again["inserted"], again["updated"]) == (0, 319)
+    assert count_games(cli_db.db_url) == 319
+
+
+def test_reingest_updates_changed_game(cli_db, games_csv: Path) -> None:
+    assert cli_db("data", "ingest", str(games_csv)).exit_code == 0
+    damage(games_csv, 2, "final_diff", "99")
+    result = cli_db("--json", "data", "ingest", str(games_csv))
+    assert json.loads(result.stdout)["updated"] == 40
+    out = games_csv.with_name("out.csv")
+    cli_db("data", "export", "--out", str(out))
+    exported = load_games(out).set_index("game_id")
+    assert exported.loc["0021500001", "final_diff"] == 99
+    assert count_games(cli_db.db_url) == 40
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "reason"),
+    [
+        ("d0", "3", "d0 must be 0"),
+        ("d7", "abc", "not a number"),
+        ("d7", "", "missing value"),
+        ("d24", "nan", "missing value"),
+        ("d12", "2.5", "not a whole number"),
+        ("d10", "40", "more than 15"),
+        ("d3", "inf", "not a finite number"),
+        ("game_date", "2015-13-40", "not a valid ISO date"),
+        ("game_date", "yesterday", "not a valid ISO date"),
+        ("home", "", "missing value"),
+        ("game_id", "", "missing value"),
+        ("final_diff", "x", "not a number"),
+    ],
+)
+def test_any_invalid_row_rejects_the_file(cli_db, games_csv: Path, column: str, value: str, reason: str) -> None:
+    assert cli_db("data", "ingest", str(games_csv)).exit_code == 0
+    before = count_games(cli_db.db_url)
+    damage(games_csv, 7, column, value)
+    fresh = games_csv.with_name("fresh.csv")
+    frame = pd.read_csv(games_csv, dtype=str, keep_default_na=False)
+    frame["game_id"] = frame["game_id"].where(frame.index == 5, "NEW" + frame["game_id"])
+    frame.to_csv(fresh, index=False)
+    result = cli_db("data", "ingest", str(fresh))
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert message.startswith(f"error: {fresh}: row 7 ")
+    assert f"column {column} = {value!r}" in message and reason in message
+    assert "\n" not in message
+    assert count_games(cli_db.db_url) == before  # nothing written
+
+
+def test_duplicate_game_in_file_rejected(cli, games_csv: Path) -> None:
+    damage(games_csv, 9, "game_id", "0021500001")
+    result = cli("data", "ingest", str(games_csv))
+    assert result.exit_code == 2
+    assert "row 9" in result.stderr and "duplicate of row 2" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("game_id,season\n1,2015-16\n", "missing column(s) game_date, home, away, d0"),
+        ("", "cannot read csv"),
+    ],
+)
+def test_unreadable_or_incomplete_files(cli, tmp_path: Path, content: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    result = cli("data", "ingest", str(path))
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_missing_file_and_unknown_type(cli, tmp_path: Path) -> None:
+    result = cli("data", "ingest", str(tmp_path / "nope.csv"))
+    assert result.exit_code == 2 and "no such file" in result.stderr
+    other = tmp_path / "games.xlsx"
+    other.write_text("x")
+    result = cli("data", "ingest", str(other))
+    assert result.exit_code == 2 and "unknown file type '.xlsx'" in result.stderr
+    corrupt = tmp_path / "games.parquet"
+    corrupt.write_bytes(b"PAR1 not really")
+    result = cli("data", "ingest", str(corrupt))
+    assert result.exit_code == 2 and "cannot read parquet" in result.stderr
+
+
+def test_skip_invalid_loads_valid_rows_and_writes_rejects(cli_db, games_csv: Path, tmp_path: Path) -> None:
+    damage(games_csv, 3, "d5", "x")
+    damage(games_csv, 10, "d0", "1")
+    rejects = tmp_path / "rejected.csv"
+    result = cli_db("--json", "data", "ingest", str(games_csv), "--skip-invalid", "--rejects", str(rejects))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["inserted"], report["rejected"]) == (38, 2)
+    rejected = pd.read_csv(rejects)
+    assert list(rejected["row"]) == [3, 10]
+    assert list(rejected["column"]) == ["d5", "d0"]
+    assert count_games(cli_db.db_url) == 38
+
+
+def test_summary_matches_real_figures(cli_db, real_games: Path) -> None:
+    cli_db("data", "ingest", str(real_games))
+    result = cli_db("--json", "data", "summary")
+    (row,) = json.loads(result.stdout)
+    frame = load_games(real_games)
+    assert row["season"] == "2015-16" and row["games"] == 319
+    assert (row["first_date"], row["last_date"]) == ("2015-10-27", "2015-12-09")
+    assert row["halftime_mean"] == pytest.approx(frame["d24"].mean())
+    assert row["halftime_sd"] == pytest.approx(frame["d24"].std(), rel=1e-6)
+
+
+def test_export_filters(cli, real_games: Path, tmp_path: Path) -> None:
+    cli("data", "ingest", str(real_games))
+    out = tmp_path / "nov.csv"
+    result = cli("--json", "data", "export", "--out", str(out), "--since", "2015-11-01", "--until", "2015-11-30")
+    assert result.exit_code == 0
+    exported = load_games(out)
+    assert json.loads(result.stdout)["games"] == len(exported) > 0
+    assert exported["game_date"].min() >= "2015-11-01" and exported["game_date"].max() <= "2015-11-30"
+    bad = cli("data", "export", "--out", str(out), "--since", "11/01/2015")
+    assert bad.exit_code == 2 and "'11/01/2015' is not a date" in bad.output
+
+
+def test_stored_values_are_integers(engine, real_games: Path) -> None:
+    import datetime as dt
+
+    from nbalife.services.data import ingest
+
+    ingest(engine, real_games, now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    with engine.connect() as conn:
+        row = conn.execute(select(schema.games).where(schema.games.c.game_id == "0021500002")).one()
+    assert [row._mapping[c] for c in DIFF_COLUMNS][:4] == [0, -4, -4, -6]
+    assert row.game_date == dt.date(2015, 10, 27)

@@ -1,0 +1,113 @@
+"""The operator contract at the process level: start-up, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_nbalife
+
+HEAVY = ("torch", "pandas", "scipy")
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """Top-level package names from ``python -X importtime`` output."""
+    names = set()
+    for line in stderr.splitlines():
+        match = re.match(r"import time:\s+\d+ \|\s+\d+ \|\s*(\S+)", line)
+        if match:
+            names.add(match.group(1).split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("args", [["--help"], ["registry", "--help"], ["data", "--help"], ["config", "show"]])
+def test_light_commands_do_not_import_heavy_libraries(args: list[str], tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "nbalife", "--home", str(tmp_path), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = imported_modules(proc.stderr)
+    assert "typer" in modules  # the parse really saw the import log
+    assert not modules & set(HEAVY), f"{args} imported {sorted(modules & set(HEAVY))}"
+
+
+def test_help_lists_every_group() -> None:
+    proc = run_nbalife("--help")
+    assert proc.returncode == 0
+    for group in ("data", "db", "config", "metrics", "conformal", "dejavu", "lstm", "abtest", "registry", "demo"):
+        assert re.search(rf"│ {group}\s", proc.stdout), group
+
+
+def test_version() -> None:
+    from nbalife import __version__
+
+    proc = run_nbalife("--version")
+    assert proc.returncode == 0 and proc.stdout.strip() == f"nbalife {__version__}"
+
+
+def test_bad_input_is_one_line_exit_2_and_verbose_shows_traceback(tmp_path: Path) -> None:
+    missing = tmp_path / "missing.csv"
+    proc = run_nbalife("--home", str(tmp_path), "data", "ingest", str(missing))
+    assert proc.returncode == 2
+    assert proc.stderr == f"error: {missing}: no such file\n"
+    assert "Traceback" not in proc.stderr
+    proc = run_nbalife("--home", str(tmp_path), "data", "ingest", str(missing), "-v")
+    assert proc.returncode == 2
+    assert "Traceback (most recent call last)" in proc.stderr and "BadInput" in proc.stderr
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    assert run_nbalife("--home", str(tmp_path), "data", "simulate").returncode == 2  # missing --out
+    assert run_nbalife("no-such-command").returncode == 2
+    assert run_nbalife("data", "simulate", "--out", "x.csv", "--games", "0").returncode == 2
+
+
+def test_unreachable_database_exits_4_without_password(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://nbalife:s3cret@127.0.0.1:1/nbalife"
+    proc = run_nbalife("--home", str(tmp_path), "--db", url, "db", "check")
+    assert proc.returncode == 4
+    assert proc.stderr.startswith("error: database postgresql+psycopg://nbalife:***@127.0.0.1:1/nbalife is unreachable")
+    assert "s3cret" not in proc.stderr and proc.stderr.count("\n") == 1
+
+
+def test_unsupported_database_url_exits_2(tmp_path: Path) -> None:
+    proc = run_nbalife("--home", str(tmp_path), "--db", "mysql://u@h/x", "db", "check")
+    assert proc.returncode == 2 and "use sqlite:///PATH or postgresql+psycopg://" in proc.stderr
+
+
+def test_env_selects_home_and_database(tmp_path: Path) -> None:
+    proc = run_nbalife("--json", "db", "check", env={"NBALIFE_HOME": str(tmp_path)})
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["url"] == f"sqlite:///{tmp_path.resolve()}/nbalife.db"
+    other = tmp_path / "other.db"
+    proc = run_nbalife("db", "check", "--json", env={"NBALIFE_HOME": str(tmp_path), "NBALIFE_DB": f"sqlite:///{other}"})
+    assert json.loads(proc.stdout)["url"] == f"sqlite:///{other}"
+
+
+def test_json_flag_is_accepted_after_the_command(cli) -> None:
+    before = cli("--json", "db", "check")
+    after = cli("db", "check", "--json")
+    assert before.exit_code == after.exit_code == 0
+    assert json.loads(before.stdout) == json.loads(after.stdout)
+
+
+def test_every_command_has_help_and_is_in_readme() -> None:
+    import typer.main
+
+    from nbalife.cli.app import app
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    root = typer.main.get_command(app)
+    for name, command in root.commands.items():
+        assert command.help, name
+        subcommands = getattr(command, "commands", {})
+        if not subcommands:
+            assert f"nbalife {name}" in readme, f"README does not document `nbalife {name}`"
+        for sub, leaf in subcommands.items():
+            assert leaf.help, f"{name} {sub}"
+            assert re.search(rf"nbalife (\S+ )*{name} {sub}\b", readme), f"README lacks `nbalife {name} {sub}`"

@@ -192,3 +192,31 @@ def test_stored_values_are_integers(engine, real_games: Path) -> None:
         row = conn.execute(select(schema.games).where(schema.games.c.game_id == "0021500002")).one()
     assert [row._mapping[c] for c in DIFF_COLUMNS][:4] == [0, -4, -4, -6]
     assert row.game_date == dt.date(2015, 10, 27)
+
+
+def test_simulate_cli_is_deterministic_and_ingestible(cli, tmp_path: Path) -> None:
+    a, b = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    for out in (a, b):
+        result = cli("--json", "data", "simulate", "--games", "300", "--seed", "5", "--out", str(out))
+        assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["games"] == 300 and report["oracle_mae"] < report["persistence_mae"]
+    pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
+    ingested = json.loads(cli("--json", "data", "ingest", str(a)).stdout)
+    assert (ingested["inserted"], ingested["rejected"]) == (300, 0)
+
+
+def test_simulate_cli_rejects_bad_drift(cli, tmp_path: Path) -> None:
+    out = tmp_path / "x.csv"
+    result = cli("data", "simulate", "--games", "10", "--drift", "speed=2", "--out", str(out))
+    assert result.exit_code == 2 and "speed" in result.stderr
+    assert not out.exists()
+
+
+def test_demo_runs_on_a_given_home(cli, home: Path) -> None:
+    result = cli("--json", "demo", "--games", "200")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["home"] == str(home.resolve())
+    assert report["seasons"][0]["games"] == 200
+    assert (home / "nbalife.db").is_file()

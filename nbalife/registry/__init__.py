@@ -1,0 +1,67 @@
+"""Model registry: immutable, checksummed model sets and an atomic production pointer.
+
+On disk, under the nbalife home::
+
+    model_registry/<semver>/          one model set: artifact files + metadata.json (read-only)
+    model_registry/HISTORY.jsonl      one JSON line per mutation (register/promote/rollback/gc/recover)
+    model_registry/.tmp-*, .trash-*   leftovers of an interrupted register or gc: ignored, then cleaned
+    models/current                    relative symlink -> ../model_registry/<semver> (production)
+    locks/registry.lock               default flock serialising mutations
+
+Atomicity: a model set is written into ``.tmp-*``, fsynced (files, then folder) and renamed
+into place, so a version folder is complete or absent. Production switches by replacing the
+``models/current`` symlink (temp symlink + ``os.replace`` + fsync of ``models/``). gc renames a
+version to ``.trash-*`` before removing it. A promotion or rollback appends its history line
+(fsynced) *before* swapping the pointer: a crash in between leaves production as it was, and
+the next mutation appends a ``recover`` line saying the switch did not happen. Every mutation
+starts, under the lock, by cutting a torn last history line and removing crash leftovers.
+
+"Previous production" is replayed from the history: promote pushes onto a stack of production
+versions, rollback pops back to its target, so repeated ``rollback`` steps further back.
+A version number, once registered, is never reused, even after gc.
+"""
+
+from nbalife.registry.core import NO_PRODUCTION, Registry
+from nbalife.registry.metadata import METADATA
+from nbalife.registry.model import (
+    ChangeKind,
+    DiffRow,
+    FileEntry,
+    FileProblem,
+    GcResult,
+    Gate,
+    Production,
+    RegistryEvent,
+    Status,
+    Switch,
+    VersionDiff,
+    VersionInfo,
+    VersionRow,
+    VerifyReport,
+    newest_first,
+    next_version,
+    parse_version,
+)
+
+__all__ = [
+    "METADATA",
+    "NO_PRODUCTION",
+    "ChangeKind",
+    "DiffRow",
+    "FileEntry",
+    "FileProblem",
+    "GcResult",
+    "Gate",
+    "Production",
+    "Registry",
+    "RegistryEvent",
+    "Status",
+    "Switch",
+    "VersionDiff",
+    "VersionInfo",
+    "VersionRow",
+    "VerifyReport",
+    "newest_first",
+    "next_version",
+    "parse_version",
+]

@@ -1,0 +1,128 @@
+"""Crash-safe filesystem primitives of the registry: fsync, hashed copy, atomic symlink
+switch, crash-safe tree removal, an append-only JSON-lines log and a small file lock."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import stat
+from pathlib import Path
+from typing import Any
+
+from nbalife.errors import BadInput
+
+_CHUNK = 1 << 20
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames, creations and deletions inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def hash_file(path: Path) -> tuple[str, int]:
+    """(sha256 hex, size in bytes) of a file's content."""
+    digest, size = hashlib.sha256(), 0
+    with open(path, "rb") as src:
+        while chunk := src.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return digest.hexdigest(), size
+
+
+def copy_hashed(src: Path, dst: Path) -> tuple[str, int]:
+    """Copy ``src`` to a new file ``dst`` (fsynced, read-only) hashing on the way."""
+    digest, size = hashlib.sha256(), 0
+    with open(src, "rb") as fin, open(dst, "xb") as fout:
+        while chunk := fin.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+            fout.write(chunk)
+        fout.flush()
+        os.fsync(fout.fileno())
+    os.chmod(dst, 0o444)
+    return digest.hexdigest(), size
+
+
+def write_new(path: Path, data: bytes) -> None:
+    """Create ``path`` with ``data``, fsynced and read-only."""
+    with open(path, "xb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.chmod(path, 0o444)
+
+
+def replace_symlink(link: Path, target: str) -> None:
+    """Point ``link`` at ``target`` in one atomic step (temp symlink + os.replace + dir fsync)."""
+    tmp = link.with_name(f".{link.name}-{secrets.token_hex(6)}")
+    os.symlink(target, tmp)
+    os.replace(tmp, link)
+    fsync_dir(link.parent)
+
+
+def discard_tree(path: Path) -> None:
+    """Delete a directory crash-safely: rename it to ``.trash-*`` (one atomic step), then purge."""
+    trash = path.with_name(f".trash-{path.name}-{secrets.token_hex(4)}")
+    os.rename(path, trash)
+    fsync_dir(path.parent)
+    purge_tree(trash)
+
+
+def purge_tree(path: Path) -> None:
+    """Remove a directory that nothing refers to any more (a temp or trash folder)."""
+    os.chmod(path, stat.S_IRWXU)  # read-only version folders cannot be emptied otherwise
+    shutil.rmtree(path)
+    fsync_dir(path.parent)
+
+
+def append_json_line(path: Path, record: dict[str, Any]) -> None:
+    """Append one JSON line with a single write, then fsync."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    created = not path.exists()
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, line)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    if created:
+        fsync_dir(path.parent)
+
+
+def read_json_lines(path: Path) -> list[dict[str, Any]]:
+    """Every complete line of a JSON-lines log. An unterminated last line (a write torn by a
+    crash, or one in flight) is ignored; a bad complete line is BadInput naming it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    lines = data.split(b"\n")[:-1]  # the part after the last newline is incomplete
+    out = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not isinstance(record, dict):
+            raise BadInput(f"{path}: line {number} is not a JSON object")
+        out.append(record)
+    return out
+
+
+def drop_torn_tail(path: Path) -> None:
+    """Cut an unterminated last line so the next append starts on a fresh line."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as out:
+            out.truncate(data.rfind(b"\n") + 1)
+            os.fsync(out.fileno())

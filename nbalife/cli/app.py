@@ -20,6 +20,7 @@ from nbalife.cli import (
     db,
     dejavu,
     demo,
+    events,
     lstm,
     metrics,
     registry,
@@ -122,6 +123,7 @@ def main_options(
 for module in (data, db, config, metrics, conformal, dejavu, lstm, abtest, registry):
     app.add_typer(module.app, name=module.NAME)
 app.command("demo")(demo.demo)
+app.command("events")(events.events)
 
 
 def main() -> None:

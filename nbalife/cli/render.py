@@ -5,14 +5,16 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sys
 import math
+from enum import Enum
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from rich.console import Console
 from rich.table import Table
 
-stdout = Console(soft_wrap=False)
+stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, soft_wrap=True)
 
 
@@ -28,6 +30,8 @@ def jsonable(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, Path):
         return str(value)
+    if isinstance(value, Enum):
+        return value.value
     if hasattr(value, "item") and callable(value.item):  # numpy scalar
         value = value.item()
     if isinstance(value, float) and not math.isfinite(value):
@@ -48,6 +52,10 @@ def fmt(value: Any) -> str:
         return "-" if not math.isfinite(value) else f"{value:.3f}"
     if isinstance(value, dt.datetime):
         return value.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(value, Enum):
+        return str(value.value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={fmt(v)}" for k, v in value.items())
     return str(value)
 
 

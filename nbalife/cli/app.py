@@ -20,10 +20,14 @@ from nbalife.cli import (
     db,
     dejavu,
     demo,
+    evaluate,
     events,
     lstm,
     metrics,
+    outcomes,
+    predict,
     registry,
+    train,
 )
 from nbalife.cli.runtime import Runtime
 from nbalife.errors import NbalifeError, Unreachable
@@ -120,10 +124,13 @@ def main_options(
     )
 
 
-for module in (data, db, config, metrics, conformal, dejavu, lstm, abtest, registry):
+for module in (data, db, config, outcomes, metrics, conformal, dejavu, lstm, abtest, registry):
     app.add_typer(module.app, name=module.NAME)
-app.command("demo")(demo.demo)
+app.command("train")(train.train)
+app.command("predict")(predict.predict)
+app.command("evaluate")(evaluate.evaluate)
 app.command("events")(events.events)
+app.command("demo")(demo.demo)
 
 
 def main() -> None:

@@ -15,11 +15,13 @@ def demo(
     games: Annotated[int, typer.Option(min=50, help="Games in the simulated season.")] = 1230,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
-    """Simulate a season and run it through a fresh SQLite store (temp home unless --home)."""
+    """The lifecycle on a simulated season in a fresh SQLite home (temp unless --home):
+    ingest, train, register, promote, predict, outcomes, evaluate."""
     from nbalife.services.demo import run_demo
 
     rt = runtime(ctx)
-    result = run_demo(rt.home if rt.home_given else None, games=games, seed=seed, now=rt.now())
+    result = run_demo(rt.home if rt.home_given else None, games=games, seed=seed, now=rt.now(),
+                      settings=rt.settings)
     show(
         rt.json,
         result,
@@ -27,4 +29,6 @@ def demo(
         table("Games", ["season", "games", "first", "last", "d24 mean", "d24 sd"],
               [(r.season, r.games, r.first_date, r.last_date, r.halftime_mean, r.halftime_sd)
                for r in result.seasons]),
+        table("Forecasters on the upcoming games", ["model", "n", "MAE", "RMSE", "bias", "coverage", "width"],
+              [(s.model, s.n, s.mae, s.rmse, s.bias, s.coverage, s.width) for s in result.scores]),
     )

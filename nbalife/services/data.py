@@ -5,14 +5,18 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.games import read_frame, validate, write_games
+from nbalife.games import load_games, read_frame, validate, write_games
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
 from nbalife.store.games import SeasonSummary, read_games, summarize, upsert_games
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,12 @@ def summary(engine: Engine) -> list[SeasonSummary]:
     """Games per season, date range, and the halftime differential's mean and SD."""
     with reachable(engine), engine.connect() as conn:
         return summarize(conn)
+
+
+def read_games_file(path: Path) -> pd.DataFrame:
+    """A validated games file, oldest first (extra columns such as ``oracle_d24`` kept)."""
+    frame = load_games(path)
+    return frame.sort_values(["game_date", "game_id"], kind="stable").reset_index(drop=True)
 
 
 @dataclass(frozen=True)

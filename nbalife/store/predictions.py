@@ -42,26 +42,42 @@ def log_predictions(conn: Connection, predictions: list[Prediction]) -> int:
     return len(rows)
 
 
+def _chunks(ids: Iterable[str], size: int = 500) -> Iterable[list[str]]:
+    unique = list(dict.fromkeys(ids))
+    for start in range(0, len(unique), size):
+        yield unique[start : start + size]
+
+
 def already_logged(conn: Connection, game_ids: Iterable[str], arm: str) -> set[str]:
     """The game ids among ``game_ids`` that already have a prediction for ``arm``."""
     table = schema.predictions
-    ids = list(dict.fromkeys(game_ids))
     found: set[str] = set()
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in _chunks(game_ids):
         found.update(conn.execute(
             select(table.c.game_id).where(table.c.arm == arm, table.c.game_id.in_(chunk)).distinct()
         ).scalars())
     return found
 
 
-def unresolved_game_ids(conn: Connection) -> list[str]:
+def logged_game_ids(conn: Connection, game_ids: Iterable[str]) -> set[str]:
+    """The game ids among ``game_ids`` with at least one logged prediction (any arm)."""
+    table = schema.predictions
+    found: set[str] = set()
+    for chunk in _chunks(game_ids):
+        found.update(conn.execute(select(table.c.game_id).where(table.c.game_id.in_(chunk)).distinct()).scalars())
+    return found
+
+
+def unresolved_game_ids(conn: Connection, game_ids: list[str] | None = None) -> list[str]:
     """Game ids with at least one prediction still missing its outcome."""
     table = schema.predictions
-    return list(conn.execute(select(table.c.game_id).where(table.c.actual.is_(None)).distinct()).scalars())
+    query = select(table.c.game_id).where(table.c.actual.is_(None)).distinct()
+    if game_ids:
+        query = query.where(table.c.game_id.in_(game_ids))
+    return list(conn.execute(query).scalars())
 
 
-def resolve(conn: Connection, *, now: dt.datetime) -> int:
+def resolve(conn: Connection, *, now: dt.datetime, game_ids: list[str] | None = None) -> int:
     """Fill ``actual`` and ``error`` from the games table for every unresolved prediction.
 
     One UPDATE with correlated sub-queries, so it is idempotent and runs the same on
@@ -72,10 +88,11 @@ def resolve(conn: Connection, *, now: dt.datetime) -> int:
         select(games.c.d24).where(games.c.game_id == predictions.c.game_id).scalar_subquery()
     )
     has_game = select(games.c.game_id).where(games.c.game_id == predictions.c.game_id).exists()
+    statement = update(predictions).where(and_(predictions.c.actual.is_(None), has_game))
+    if game_ids:
+        statement = statement.where(predictions.c.game_id.in_(game_ids))
     result = conn.execute(
-        update(predictions)
-        .where(and_(predictions.c.actual.is_(None), has_game))
-        .values(actual=halftime, error=halftime - predictions.c.forecast, resolved_at=to_db_time(now))
+        statement.values(actual=halftime, error=halftime - predictions.c.forecast, resolved_at=to_db_time(now))
     )
     return result.rowcount
 

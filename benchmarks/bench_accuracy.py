@@ -1,0 +1,64 @@
+"""Accuracy on simulated data: train on 5,000 games, test on the 2,000 that follow.
+
+Targets (issue 4): ensemble MAE <= 1.03 x oracle MAE and below persistence; 95% interval
+coverage in [0.94, 0.96] with no drift. Run: ``.venv/bin/python benchmarks/bench_accuracy.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.common import print_table, write_json
+from nbalife.config import Settings
+from nbalife.forecast.modelset import ModelSet
+from nbalife.games import PATTERN_COLUMNS
+from nbalife.services.evaluate import score_forecasts
+from nbalife.services.train import train
+from nbalife.simulate import simulate_season
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--train-games", type=int, default=5000)
+    parser.add_argument("--test-games", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=2024)
+    args = parser.parse_args()
+
+    games = simulate_season(args.train_games + args.test_games, season="2023-24", seed=args.seed)
+    games = games.sort_values(["game_date", "game_id"], kind="stable").reset_index(drop=True)
+    history, future = games[: args.train_games], games[args.train_games :]
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        trained = train(history, settings=Settings(), now=dt.datetime.now(dt.timezone.utc), out=Path(folder))
+        seconds = time.perf_counter() - started
+        models = ModelSet.load(Path(folder))
+    patterns = future[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
+    actual = future["d24"].to_numpy(dtype=float)
+    result = models.predict(patterns)
+    scores = score_forecasts(actual, patterns[:, -1].astype(float), result, future["oracle_d24"].to_numpy(float))
+    by = {s.model: s for s in scores}
+    ratio = by["ensemble"].mae / by["oracle"].mae
+    checks = {
+        "ensemble_over_oracle": ratio,
+        "ensemble_over_oracle_target": 1.03,
+        "below_persistence": by["ensemble"].mae < by["persistence"].mae,
+        "coverage": by["ensemble"].coverage,
+        "coverage_in_target": 0.94 <= by["ensemble"].coverage <= 0.96,
+    }
+    print_table(f"Accuracy: train {len(history)} games, test {len(future)} later games (seed {args.seed})",
+                ["model", "MAE", "RMSE", "bias", "coverage", "width", "MAE / oracle"],
+                [(s.model, s.mae, s.rmse, s.bias, s.coverage if s.coverage is not None else "-",
+                  s.width if s.width is not None else "-", s.mae / by["oracle"].mae) for s in scores])
+    print_table("Targets", ["check", "value"], [(k, v) for k, v in checks.items()])
+    write_json("accuracy", {"args": vars(args), "train_seconds": seconds, "validation": trained.metrics,
+                            "scores": [s.__dict__ for s in scores], "checks": checks})
+
+
+if __name__ == "__main__":
+    main()

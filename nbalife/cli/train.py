@@ -1,0 +1,50 @@
+"""``nbalife train``: fit all models on time-ordered splits and register the model set."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nbalife.cli.options import parse_date
+from nbalife.cli.progress import epoch_bar
+from nbalife.cli.render import key_values, show, table
+from nbalife.cli.runtime import runtime
+
+
+def train(
+    ctx: typer.Context,
+    games_file: Annotated[Optional[Path], typer.Option("--games", help="Train on this file instead of the store.")] = None,
+    from_db: Annotated[bool, typer.Option("--from-db", help="Train on the store's games (the default).")] = False,
+    until: Annotated[Optional[str], typer.Option(help="Only games on or before this date (YYYY-MM-DD).")] = None,
+    register: Annotated[bool, typer.Option("--register", help="Register the model set in the registry.")] = False,
+    promote: Annotated[bool, typer.Option("--promote", help="Also promote it (through the gate).")] = False,
+    out: Annotated[Optional[Path], typer.Option(help="Also save the artifacts in this folder.")] = None,
+    description: Annotated[str, typer.Option(help="Description recorded in the registry.")] = "",
+) -> None:
+    """Train Dejavu, LSTM, ensemble and conformal layer; print held-out metrics."""
+    from nbalife.services.registry import open_registry
+    from nbalife.services.train import load_training_games
+    from nbalife.services.train import train as run
+
+    rt = runtime(ctx)
+    if games_file is not None and from_db:
+        raise typer.BadParameter("use either --games FILE or --from-db", param_hint="--games")
+    if promote and not register:
+        raise typer.BadParameter("--promote needs --register", param_hint="--promote")
+    games = load_training_games(None if games_file else rt.engine, games_file, until=parse_date(until))
+    registry = open_registry(rt.home, rt.engine, rt.settings) if register else None
+    with epoch_bar(not rt.json) as progress:
+        result = run(games, settings=rt.settings, now=rt.now(), registry=registry, promote=promote, out=out,
+                     progress=progress, description=description)
+    show(
+        rt.json,
+        result,
+        table("Splits (time-ordered)", ["split", "games", "first", "last"],
+              [(s.name, s.games, s.first_date, s.last_date) for s in result.splits]),
+        table("Held-out scores (calibration split)", ["model", "n", "MAE", "RMSE", "bias", "coverage", "width"],
+              [(s.model, s.n, s.mae, s.rmse, s.bias, s.coverage, s.width) for s in result.scores]),
+        key_values("Model set", {"version": result.version, "promoted": result.promoted,
+                                 "saved to": result.saved_to, "seconds": round(result.seconds, 1)}),
+    )

@@ -1,0 +1,151 @@
+"""The prediction loop: forecast games with the production model set and log them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine
+
+from nbalife.errors import BadInput
+from nbalife.games import PATTERN_COLUMNS, read_frame, validate
+from nbalife.registry import Registry
+from nbalife.services.models import load_model_set
+from nbalife.store.engine import reachable
+from nbalife.store.predictions import Prediction, already_logged, log_predictions
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from nbalife.services.models import LoadedModelSet
+
+ARMS = ("A", "B", "shadow")
+
+
+@dataclass(frozen=True)
+class ForecastRow:
+    """One game's forecast and whether it was written to the prediction log."""
+
+    game_id: str
+    forecast: float
+    lower: float
+    upper: float
+    dejavu: float
+    lstm: float
+    d18: float
+    version: str
+    arm: str
+    logged: bool
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """Forecasts of a batch; ``skipped`` games were already logged (use ``again``)."""
+
+    version: str
+    rows: list[ForecastRow]
+    logged: int
+    skipped: int
+    output: Path | None = None
+
+
+def parse_pattern(game_id: str, text: str) -> list[float]:
+    """``"0,2,-1,…"`` (19 numbers, d0..d18) as floats; bad input names the value."""
+    parts = [p.strip() for p in text.split(",")]
+    if len(parts) != len(PATTERN_COLUMNS):
+        raise BadInput(f"--pattern for game {game_id} has {len(parts)} values, expected "
+                       f"{len(PATTERN_COLUMNS)} (d0..d18)")
+    values = []
+    for column, part in zip(PATTERN_COLUMNS, parts):
+        try:
+            value = float(part)
+        except ValueError:
+            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a number") from None
+        if not math.isfinite(value):
+            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a finite number")
+        values.append(value)
+    if values[0] != 0:
+        raise BadInput(f"--pattern for game {game_id}: d0 = {parts[0]!r} must be 0")
+    return values
+
+
+def read_patterns(path: Path) -> pd.DataFrame:
+    """Games to forecast from a file in the interchange format (``d19..d24`` may be absent)."""
+    frame = read_frame(path, require_future=False)
+    valid, rejections = validate(frame, require_future=False)
+    if rejections:
+        raise BadInput(rejections[0].message(Path(path)))
+    return valid
+
+
+def forecast(
+    engine: Engine,
+    loaded: LoadedModelSet,
+    game_ids: list[str],
+    patterns: np.ndarray,
+    *,
+    now: dt.datetime,
+    arm: str = "A",
+    again: bool = False,
+) -> PredictResult:
+    """Forecast every pattern, then log one row per game (already-logged games only with ``again``)."""
+    if arm not in ARMS:
+        raise BadInput(f"arm {arm!r} is not one of {', '.join(ARMS)}")
+    if len(set(game_ids)) != len(game_ids):
+        raise BadInput("the same game_id appears more than once in the input")
+    result = loaded.models.predict(patterns)
+    with reachable(engine), engine.begin() as conn:
+        skip = set() if again else already_logged(conn, game_ids, arm)
+        rows = [
+            ForecastRow(game_id, float(result.forecast[i]), float(result.lower[i]), float(result.upper[i]),
+                        float(result.dejavu[i]), float(result.lstm[i]), float(patterns[i, -1]),
+                        loaded.version, arm, game_id not in skip)
+            for i, game_id in enumerate(game_ids)
+        ]
+        logged = log_predictions(conn, [
+            Prediction(r.game_id, arm, r.version, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.d18, now)
+            for r in rows if r.logged
+        ])
+    return PredictResult(loaded.version, rows, logged, len(rows) - logged)
+
+
+def write_forecasts(result: PredictResult, path: Path) -> PredictResult:
+    """Write the forecasts to CSV or Parquet atomically."""
+    import dataclasses
+
+    import pandas as pd
+
+    from nbalife.games import write_games
+
+    write_games(pd.DataFrame([dataclasses.asdict(r) for r in result.rows]), path)
+    return dataclasses.replace(result, output=Path(path))
+
+
+def predict_games(
+    engine: Engine,
+    registry: Registry,
+    *,
+    now: dt.datetime,
+    input_file: Path | None = None,
+    game_id: str | None = None,
+    pattern: str | None = None,
+    output: Path | None = None,
+    arm: str = "A",
+    again: bool = False,
+) -> PredictResult:
+    """Validate the input first, then load production (verified) once for the whole batch."""
+    import numpy as np
+
+    if input_file is not None:
+        frame = read_patterns(input_file)
+        ids, patterns = list(frame["game_id"]), frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
+    elif game_id and pattern is not None:
+        ids, patterns = [game_id], np.asarray([parse_pattern(game_id, pattern)], dtype=np.float32)
+    else:
+        raise BadInput("give either an input file or a game id with its pattern")
+    result = forecast(engine, load_model_set(registry), ids, patterns, now=now, arm=arm, again=again)
+    return write_forecasts(result, output) if output is not None else result

@@ -42,7 +42,7 @@ def score_forecasts(actual: np.ndarray, d18: np.ndarray, result: Forecasts,
     ensemble = point("ensemble", result.forecast)
     scores = [
         ModelScore(ensemble.model, ensemble.n, ensemble.mae, ensemble.rmse, ensemble.bias,
-                   interval["coverage"], interval["width"]),
+                   interval["coverage"], interval["mean_width"]),
         point("dejavu", result.dejavu),
         point("lstm", result.lstm),
         point("persistence", d18),

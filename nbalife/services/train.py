@@ -54,7 +54,7 @@ def model_params(settings: Settings) -> ModelSetParams:
 
     lstm, dejavu = settings.lstm, settings.dejavu
     return ModelSetParams(
-        dejavu_k=dejavu.k, dejavu_aggregation=dejavu.aggregation, dejavu_max_size=dejavu.max_size,
+        dejavu_k=dejavu.k, dejavu_aggregation=dejavu.aggregation,
         lstm_hidden_size=lstm.hidden_size, lstm_num_layers=lstm.num_layers, lstm_epochs=lstm.epochs,
         lstm_batch_size=lstm.batch_size, lstm_learning_rate=lstm.learning_rate, lstm_patience=lstm.patience,
         lstm_seed=lstm.seed, lstm_device=lstm.device, alpha=1 - settings.conformal.target_coverage,

@@ -1,0 +1,230 @@
+"""train → predict → outcomes sync → evaluate through the CLI, on both backends."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from sqlalchemy import func, select
+
+from nbalife.games import FUTURE_COLUMNS, load_games, write_games
+from nbalife.simulate import simulate_season
+from nbalife.store import schema
+from tests.conftest import Cli
+
+FAST = "lstm:\n  epochs: 3\n  hidden_size: 16\n  num_layers: 1\n  patience: 2\ndejavu:\n  k: 20\n"
+
+
+@pytest.fixture(scope="module")
+def season(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """600 simulated games: 450 of history, 150 upcoming (with and without their results)."""
+    folder = tmp_path_factory.mktemp("season")
+    frame = simulate_season(600, season="2023-24", seed=11)
+    frame = frame.sort_values(["game_date", "game_id"], kind="stable").reset_index(drop=True)
+    return {
+        "history": write_games(frame[:450], folder / "history.csv"),
+        "upcoming": write_games(frame[450:], folder / "upcoming.parquet"),
+        "patterns": write_games(frame[450:].drop(columns=FUTURE_COLUMNS), folder / "patterns.csv"),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained_template(tmp_path_factory: pytest.TempPathFactory, season: dict[str, Path]) -> Path:
+    """A home with history ingested and model set 1.0.0 trained, registered and promoted."""
+    home = tmp_path_factory.mktemp("template")
+    (home / "config.yaml").write_text(FAST)
+    cli = Cli(home)
+    assert cli("data", "ingest", str(season["history"])).exit_code == 0
+    result = cli("--json", "train", "--register", "--promote")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["version"] == "1.0.0" and report["promoted"] is True
+    return home
+
+
+@pytest.fixture
+def trained(tmp_path: Path, trained_template: Path, db_url: str, season: dict[str, Path]) -> Cli:
+    """A copy of the trained home, on each backend (the PostgreSQL store gets the history too)."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_template, home, symlinks=True)
+    cli = Cli(home, db_url)
+    if db_url.startswith("postgresql"):
+        assert cli("data", "ingest", str(season["history"])).exit_code == 0
+    return cli
+
+
+def count_predictions(cli: Cli, resolved: bool = False) -> int:
+    from nbalife.store.engine import make_engine
+
+    url = cli.db_url or f"sqlite:///{cli.home / 'nbalife.db'}"
+    engine = make_engine(url)
+    query = select(func.count()).select_from(schema.predictions)
+    if resolved:
+        query = query.where(schema.predictions.c.actual.is_not(None))
+    with engine.connect() as conn:
+        n = conn.execute(query).scalar_one()
+    engine.dispose()
+    return n
+
+
+def test_train_records_splits_and_metrics(trained_template: Path) -> None:
+    cli = Cli(trained_template)
+    info = json.loads(cli("--json", "registry", "show", "1.0.0").stdout)
+    assert {f["name"] for f in info["files"]} == {
+        "dejavu.npz", "dejavu.json", "lstm.pt", "lstm.json", "conformal.json", "ensemble.json"}
+    metrics = info["metrics"]
+    assert 0.8 < metrics["coverage"] <= 1.0
+    assert 2.0 < metrics["mae"] < 8.0
+    assert metrics["persistence_mae"] > 0 and metrics["evaluated_games"] > 0
+    window = info["training_window"]
+    assert window["train"] + window["validation"] + window["calibration"] == 450
+    assert info["params"]["lstm_epochs"] == 3
+
+
+def test_full_loop(trained: Cli, season: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "forecasts.csv"
+    result = trained("--json", "predict", "--input", str(season["patterns"]), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert (report["version"], report["logged"], report["skipped"]) == ("1.0.0", 150, 0)
+    forecasts = pd.read_csv(out)
+    assert len(forecasts) == 150
+    assert (forecasts["lower"] <= forecasts["forecast"]).all() and (forecasts["forecast"] <= forecasts["upper"]).all()
+
+    again = json.loads(trained("--json", "predict", "--input", str(season["patterns"])).stdout)
+    assert (again["logged"], again["skipped"]) == (0, 150)
+    assert count_predictions(trained) == 150
+
+    synced = json.loads(trained("--json", "outcomes", "sync").stdout)
+    assert (synced["resolved"], synced["pending"]) == (0, 150)  # results not in yet
+    assert trained("data", "ingest", str(season["upcoming"])).exit_code == 0
+    synced = json.loads(trained("--json", "outcomes", "sync").stdout)
+    assert (synced["resolved"], synced["pending"]) == (150, 0)
+    assert json.loads(trained("--json", "outcomes", "sync").stdout)["resolved"] == 0  # idempotent
+    assert count_predictions(trained, resolved=True) == 150
+
+    evaluation = json.loads(trained("--json", "evaluate", "--input", str(season["upcoming"])).stdout)
+    scores = {s["model"]: s for s in evaluation["scores"]}
+    assert set(scores) == {"ensemble", "dejavu", "lstm", "persistence", "oracle"}
+    assert 0.85 <= scores["ensemble"]["coverage"] <= 1.0
+    assert scores["ensemble"]["mae"] < 1.2 * scores["persistence"]["mae"]
+
+
+def test_logged_errors_are_actual_minus_forecast(trained: Cli, season: dict[str, Path]) -> None:
+    trained("predict", "--input", str(season["patterns"]))
+    trained("data", "ingest", str(season["upcoming"]))
+    trained("outcomes", "sync")
+    from nbalife.store.engine import make_engine
+
+    engine = make_engine(trained.db_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(schema.predictions)).all()
+    engine.dispose()
+    truth = load_games(season["upcoming"]).set_index("game_id")["d24"]
+    for row in rows:
+        assert row.actual == truth[row.game_id]
+        assert row.error == pytest.approx(row.actual - row.forecast)
+
+
+def test_single_pattern_and_again(trained: Cli) -> None:
+    pattern = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
+    first = trained("--json", "predict", "--game-id", "G1", "--pattern", pattern)
+    assert first.exit_code == 0, first.output
+    (row,) = json.loads(first.stdout)["rows"]
+    assert row["game_id"] == "G1" and row["d18"] == 10 and row["logged"] is True
+    assert row["lower"] < row["forecast"] < row["upper"]
+    repeat = json.loads(trained("--json", "predict", "--game-id", "G1", "--pattern", pattern, "--again").stdout)
+    assert repeat["logged"] == 1 and repeat["rows"][0]["forecast"] == row["forecast"]
+    shadow = json.loads(trained("--json", "predict", "--game-id", "G1", "--pattern", pattern, "--arm", "shadow").stdout)
+    assert shadow["logged"] == 1
+    assert count_predictions(trained) == 3
+
+
+@pytest.mark.parametrize(
+    ("pattern", "message"),
+    [
+        ("0,1,2", "has 3 values, expected 19"),
+        (",".join(["0"] * 20), "has 20 values, expected 19"),
+        ("0," + ",".join(["1"] * 17) + ",nan", "d18 = 'nan' is not a finite number"),
+        ("0," + ",".join(["1"] * 17) + ",x", "d18 = 'x' is not a number"),
+        ("3," + ",".join(["1"] * 18), "d0 = '3' must be 0"),
+    ],
+)
+def test_bad_patterns_exit_2_and_log_nothing(trained: Cli, pattern: str, message: str) -> None:
+    result = trained("predict", "--game-id", "G9", "--pattern", pattern)
+    assert result.exit_code == 2
+    assert message in result.stderr and result.stderr.count("\n") == 1
+    assert count_predictions(trained) == 0
+
+
+def test_bad_input_file_logs_nothing(trained: Cli, season: dict[str, Path], tmp_path: Path) -> None:
+    frame = pd.read_csv(season["patterns"], dtype=str, keep_default_na=False)
+    frame.loc[3, "d11"] = "NaN"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    result = trained("predict", "--input", str(bad))
+    assert result.exit_code == 2 and "row 5" in result.stderr and "d11" in result.stderr
+    short = tmp_path / "short.csv"
+    frame.drop(columns=["d18"]).to_csv(short, index=False)
+    result = trained("predict", "--input", str(short))
+    assert result.exit_code == 2 and "missing column(s) d18" in result.stderr
+    assert count_predictions(trained) == 0
+
+
+def test_no_production_model_yet(cli, season: dict[str, Path]) -> None:
+    result = cli("predict", "--input", str(season["patterns"]))
+    assert result.exit_code == 2
+    assert "run `nbalife train --register --promote` first" in result.stderr
+    assert cli("evaluate", "--input", str(season["upcoming"])).exit_code == 2
+
+
+def test_corrupt_artifact_is_refused(trained: Cli, season: dict[str, Path]) -> None:
+    target = trained.home / "model_registry" / "1.0.0" / "lstm.pt"
+    target.parent.chmod(0o755)
+    target.chmod(0o644)
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    result = trained("predict", "--input", str(season["patterns"]))
+    assert result.exit_code == 2 and "lstm.pt" in result.stderr
+    assert count_predictions(trained) == 0
+
+
+def test_outcomes_for_unknown_game_is_bad_input(trained: Cli) -> None:
+    result = trained("outcomes", "sync", "--game-id", "NOPE")
+    assert result.exit_code == 2 and "no logged prediction for game id 'NOPE'" in result.stderr
+
+
+def test_evaluate_unknown_version(trained: Cli, season: dict[str, Path]) -> None:
+    result = trained("evaluate", "--input", str(season["upcoming"]), "--version", "9.9.9")
+    assert result.exit_code == 2 and "9.9.9" in result.stderr
+
+
+def test_train_needs_enough_games(cli, home: Path) -> None:
+    (home / "config.yaml").write_text(FAST)
+    result = cli("train")
+    assert result.exit_code == 2 and "at least" in result.stderr
+
+
+def test_train_until_and_time_order(tmp_path: Path, season: dict[str, Path]) -> None:
+    from nbalife.services.train import time_splits
+
+    frame = load_games(season["history"]).sample(frac=1.0, random_state=0)
+    train, val, cal = time_splits(frame, 0.15, 0.2)
+    assert train["game_date"].max() <= val["game_date"].min()
+    assert val["game_date"].max() <= cal["game_date"].min()
+    assert len(train) + len(val) + len(cal) == len(frame)
+
+
+def test_models_trained_on_simulation_hold_up_on_real_games(trained_template: Path, real_games: Path) -> None:
+    cli = Cli(trained_template)
+    result = cli("--json", "evaluate", "--input", str(real_games))
+    assert result.exit_code == 0, result.output
+    scores = {s["model"]: s for s in json.loads(result.stdout)["scores"]}
+    assert "oracle" not in scores
+    assert scores["persistence"]["mae"] == pytest.approx(4.50, abs=0.01)
+    assert scores["ensemble"]["mae"] < 1.1 * scores["persistence"]["mae"]
+    assert scores["ensemble"]["coverage"] >= 0.85

@@ -56,7 +56,7 @@ class ConformalSettings:
 class DejavuSettings:
     """Analog forecaster and its pattern database."""
 
-    k: int = field(default=50, metadata=_range(1, 10000))
+    k: int = field(default=200, metadata=_range(1, 10000))
     aggregation: str = field(default="median", metadata={"choices": ("median", "weighted")})
     max_size: int = field(default=5000, metadata=_range(10, 10**8))
     update_every_days: float = field(default=7.0, metadata=_range(0, 3650))

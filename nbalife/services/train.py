@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import tempfile
 import time
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
     from nbalife.forecast.modelset import ModelSetParams
 
-MIN_GAMES = 60
+MIN_SPLIT = 20
 Progress = Callable[[int, int, float, float], None]
 
 
@@ -63,16 +64,20 @@ def model_params(settings: Settings) -> ModelSetParams:
     )
 
 
-def time_splits(games: pd.DataFrame, validation: float, calibration: float
+def time_splits(games: pd.DataFrame, validation: float, calibration: float, *, alpha: float = 0.05
                 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Train, validation and calibration in date order: no later game informs an earlier split."""
+    """Train, validation and calibration in date order: no later game informs an earlier split.
+
+    The calibration split gets at least enough games for each half of the 2-fold
+    cross-conformal estimate to give a finite quantile at level ``1 - alpha``.
+    """
     ordered = games.sort_values(["game_date", "game_id"], kind="stable").reset_index(drop=True)
     n = len(ordered)
-    if n < MIN_GAMES:
-        raise BadInput(f"training needs at least {MIN_GAMES} games with results, got {n}")
-    n_cal = max(int(round(n * calibration)), 20)
-    n_val = max(int(round(n * validation)), 20)
+    n_cal = max(int(round(n * calibration)), 2 * math.ceil((1 - alpha) / alpha))
+    n_val = max(int(round(n * validation)), MIN_SPLIT)
     n_train = n - n_val - n_cal
+    if n_train < MIN_SPLIT:
+        raise BadInput(f"training needs at least {n_val + n_cal + MIN_SPLIT} games with results, got {n}")
     return ordered[:n_train], ordered[n_train : n_train + n_val], ordered[n_train + n_val :]
 
 
@@ -117,9 +122,9 @@ def train(
     from nbalife.forecast.modelset import ModelSet
 
     started = time.perf_counter()
-    train_df, val_df, cal_df = time_splits(games, settings.training.validation_fraction,
-                                           settings.training.calibration_fraction)
     params = model_params(settings)
+    train_df, val_df, cal_df = time_splits(games, settings.training.validation_fraction,
+                                           settings.training.calibration_fraction, alpha=params.alpha)
     models = ModelSet.fit(train_df, val_df, cal_df, params, progress=progress)
 
     patterns = cal_df[PATTERN_COLUMNS].to_numpy(dtype=np.float32)

@@ -1,0 +1,176 @@
+"""LSTM forecaster: training contract, determinism, skill, early stopping, persistence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nbalife.errors import BadInput
+from nbalife.forecast.lstm import HUBER_DELTA, LSTMForecaster
+from nbalife.forecast.patterns import GameArrays, to_arrays
+
+from .conftest import random_walk_games
+
+Splits = tuple[GameArrays, GameArrays, GameArrays]
+SMALL = {"hidden_size": 16, "num_layers": 1, "epochs": 3, "batch_size": 64,
+         "learning_rate": 3e-3}
+
+
+@pytest.fixture(scope="module")
+def splits() -> Splits:
+    train, val, test = (to_arrays(random_walk_games(n, seed=seed))
+                        for n, seed in ((2000, 11), (500, 12), (1000, 13)))
+    return train, val, test
+
+
+@pytest.fixture(scope="module")
+def trained(splits: Splits) -> LSTMForecaster:
+    train, val, _ = splits
+    return LSTMForecaster(**SMALL).fit(train.X, train.y, val.X, val.y)
+
+
+def test_fit_returns_self_and_predicts_one_value_per_game(splits: Splits) -> None:
+    train, val, test = splits
+    model = LSTMForecaster(**{**SMALL, "epochs": 1})
+    assert model.fit(train.X[:300], train.y[:300], val.X, val.y) is model
+    forecast = model.predict(test.X)
+    assert forecast.shape == (1000,) and forecast.dtype == np.float64
+    assert model.predict(test.X[0]).shape == (1,)
+    assert set(model.normalisation_) == {"input_scale", "target_mean", "target_sd"}
+
+
+def test_beats_predicting_no_move_on_drifted_walks(trained: LSTMForecaster, splits: Splits) -> None:
+    test = splits[2]
+    lstm_mae = np.abs(test.y - trained.predict(test.X)).mean()
+    persistence_mae = np.abs(test.moves).mean()
+    assert lstm_mae < 0.95 * persistence_mae
+
+
+def test_same_seed_same_model_other_seed_other_model(trained: LSTMForecaster,
+                                                     splits: Splits) -> None:
+    train, val, test = splits
+    again = LSTMForecaster(**SMALL).fit(train.X, train.y, val.X, val.y)
+    np.testing.assert_array_equal(again.predict(test.X), trained.predict(test.X))
+    assert again.history_ == trained.history_
+    other = LSTMForecaster(**SMALL, seed=1).fit(train.X, train.y, val.X, val.y)
+    assert not np.array_equal(other.predict(test.X), trained.predict(test.X))
+
+
+def test_training_leaves_the_callers_torch_rng_alone(splits: Splits) -> None:
+    train, val, _ = splits
+    state = torch.get_rng_state()
+    LSTMForecaster(**{**SMALL, "epochs": 1}).fit(train.X[:200], train.y[:200], val.X, val.y)
+    assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_progress_is_reported_each_epoch(splits: Splits) -> None:
+    train, val, _ = splits
+    calls: list[tuple] = []
+    model = LSTMForecaster(**{**SMALL, "epochs": 2, "patience": 5}).fit(
+        train.X[:300], train.y[:300], val.X, val.y, progress=lambda *a: calls.append(a))
+    assert [c[:2] for c in calls] == [(1, 2), (2, 2)]
+    assert [c[2] for c in calls] == model.history_["train_loss"]
+    assert [c[3] for c in calls] == model.history_["val_loss"]
+
+
+def _val_loss(model: LSTMForecaster, val: GameArrays) -> float:
+    norm = model.normalisation_
+    z_hat = (model.predict(val.X) - val.X[:, 18] - norm["target_mean"]) / norm["target_sd"]
+    z = (val.moves - norm["target_mean"]) / norm["target_sd"]
+    return float(torch.nn.functional.huber_loss(torch.tensor(z_hat), torch.tensor(z),
+                                                delta=HUBER_DELTA))
+
+
+def test_early_stopping_keeps_the_best_epoch(splits: Splits) -> None:
+    train = splits[0]
+    # A validation set from another process: improvement stops quickly.
+    odd = to_arrays(random_walk_games(300, seed=99, drift_sd=0.0, step_sd=4.0))
+    model = LSTMForecaster(**{**SMALL, "epochs": 12, "patience": 1, "learning_rate": 0.02}).fit(
+        train.X, train.y, odd.X, odd.y)
+    history = model.history_
+    losses = history["val_loss"]
+    assert history["best_epoch"] == int(np.argmin(losses)) + 1
+    assert history["best_val_loss"] == min(losses)
+    assert history["stopped_early"]
+    assert history["epochs_run"] == history["best_epoch"] + 1 < 12
+    assert _val_loss(model, odd) == pytest.approx(history["best_val_loss"], rel=1e-4)
+
+
+def test_predict_mutates_nothing(trained: LSTMForecaster, splits: Splits) -> None:
+    test = splits[2]
+    X = test.X[:50].copy()
+    weights = {k: v.clone() for k, v in trained.network_.state_dict().items()}
+    first = trained.predict(X)
+    np.testing.assert_array_equal(X, test.X[:50])
+    np.testing.assert_array_equal(trained.predict(X), first)
+    assert all(torch.equal(v, trained.network_.state_dict()[k]) for k, v in weights.items())
+    assert not trained.network_.training
+
+
+def test_unfitted_use_is_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="LSTMForecaster is not fitted"):
+        LSTMForecaster().predict(np.zeros((1, 19)))
+    with pytest.raises(BadInput, match="LSTMForecaster is not fitted"):
+        LSTMForecaster().save(tmp_path)
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"device": "tpu"}, "allowed values are cpu, cuda, auto"),
+    ({"epochs": 0}, "epochs=0 must be a whole number >= 1"),
+    ({"learning_rate": -1.0}, "learning_rate=-1.0"),
+    ({"seed": -3}, "seed=-3"),
+])
+def test_bad_parameters(params: dict, message: str, splits: Splits) -> None:
+    train, val, _ = splits
+    with pytest.raises(BadInput, match=message):
+        LSTMForecaster(**params).fit(train.X[:10], train.y[:10], val.X[:10], val.y[:10])
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_requested_without_cuda(splits: Splits) -> None:
+    train, val, _ = splits
+    with pytest.raises(BadInput) as caught:
+        LSTMForecaster(device="cuda").fit(train.X[:10], train.y[:10], val.X[:10], val.y[:10])
+    assert str(caught.value) == "--device cuda requested but CUDA is not available"
+
+
+def test_save_load_round_trip(tmp_path: Path, trained: LSTMForecaster, splits: Splits) -> None:
+    test = splits[2]
+    paths = trained.save(tmp_path)
+    assert sorted(p.name for p in paths) == ["lstm.json", "lstm.pt"]
+    loaded = LSTMForecaster.load(tmp_path)
+    np.testing.assert_array_equal(loaded.predict(test.X), trained.predict(test.X))
+    assert loaded.get_params() == trained.get_params()
+    assert loaded.history_ == trained.history_
+    assert torch.load(tmp_path / "lstm.pt", weights_only=True).keys() == \
+        trained.network_.state_dict().keys()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "missing"])
+@pytest.mark.parametrize("name", ["lstm.pt", "lstm.json"])
+def test_damaged_files_are_bad_input_naming_them(tmp_path: Path, trained: LSTMForecaster,
+                                                 name: str, damage: str) -> None:
+    trained.save(tmp_path)
+    path = tmp_path / name
+    if damage == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00not a model\xff")
+    else:
+        path.unlink()
+    with pytest.raises(BadInput, match=name):
+        LSTMForecaster.load(tmp_path)
+
+
+def test_weights_of_another_shape_are_bad_input(tmp_path: Path, trained: LSTMForecaster,
+                                                splits: Splits) -> None:
+    train, val, _ = splits
+    trained.save(tmp_path)
+    bigger = LSTMForecaster(**{**SMALL, "hidden_size": 8, "epochs": 1}).fit(
+        train.X[:100], train.y[:100], val.X[:50], val.y[:50])
+    torch.save(bigger.network_.state_dict(), tmp_path / "lstm.pt")
+    with pytest.raises(BadInput, match=r"lstm.pt: does not match lstm.json"):
+        LSTMForecaster.load(tmp_path)

@@ -1,0 +1,118 @@
+"""The model set: fitted on three splits, calibrated, saved as six files, loaded back."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nbalife.errors import BadInput
+from nbalife.forecast.metrics import interval_metrics, point_metrics
+from nbalife.forecast.modelset import FILES, Forecasts, ModelSet, ModelSetParams
+from nbalife.forecast.patterns import to_arrays
+
+from .conftest import random_walk_games
+
+PARAMS = ModelSetParams(dejavu_k=50, lstm_hidden_size=16, lstm_num_layers=1, lstm_epochs=2,
+                        lstm_batch_size=64, lstm_learning_rate=3e-3)
+
+
+@pytest.fixture(scope="module")
+def splits() -> dict[str, pd.DataFrame]:
+    sizes = {"train": 1500, "validation": 400, "calibration": 1000, "test": 1000}
+    return {name: random_walk_games(n, seed=20 + i, id_prefix=name)
+            for i, (name, n) in enumerate(sizes.items())}
+
+
+@pytest.fixture(scope="module")
+def model_set(splits: dict[str, pd.DataFrame]) -> ModelSet:
+    return ModelSet.fit(splits["train"], splits["validation"], splits["calibration"], PARAMS)
+
+
+def test_interval_covers_about_95_percent_of_new_games(model_set: ModelSet,
+                                                       splits: dict[str, pd.DataFrame]) -> None:
+    test = to_arrays(splits["test"])
+    forecasts = model_set.predict(test.X)
+    coverage = interval_metrics(test.y, forecasts.lower, forecasts.upper)["coverage"]
+    assert 0.90 <= coverage <= 0.99
+    assert point_metrics(test.y, forecasts.forecast)["mae"] < np.abs(test.moves).mean()
+
+
+def test_forecasts_combine_the_parts(model_set: ModelSet, splits: dict[str, pd.DataFrame]) -> None:
+    X = to_arrays(splits["test"]).X[:100]
+    forecasts = model_set.predict(X)
+    assert isinstance(forecasts, Forecasts) and len(forecasts) == 100
+    for name in ("forecast", "lower", "upper", "dejavu", "lstm"):
+        assert getattr(forecasts, name).shape == (100,)
+    np.testing.assert_array_equal(forecasts.dejavu, model_set.dejavu.predict(X))
+    np.testing.assert_array_equal(forecasts.lstm, model_set.lstm.predict(X))
+    w = model_set.ensemble.weights_["dejavu"]
+    np.testing.assert_allclose(forecasts.forecast, w * forecasts.dejavu + (1 - w) * forecasts.lstm)
+    width = forecasts.upper - forecasts.lower
+    np.testing.assert_allclose(width, 2 * model_set.conformal.quantile_)
+    assert model_set.predict(X[0]).forecast.shape == (1,)
+
+
+def test_parts_are_fitted_on_their_splits(model_set: ModelSet,
+                                          splits: dict[str, pd.DataFrame]) -> None:
+    assert model_set.dejavu.n_patterns_ == 1500
+    assert model_set.dejavu.game_ids_[0].startswith("train")
+    assert model_set.lstm.history_["epochs_run"] <= 2
+    assert model_set.ensemble.validation_mae_["n"] == 400
+    assert len(model_set.conformal.split_.scores_) == 1000
+    assert model_set.conformal.alpha == 0.05 and model_set.conformal.gamma == 0.005
+
+
+def test_save_writes_exactly_six_files_and_loads_back(tmp_path: Path, model_set: ModelSet,
+                                                      splits: dict[str, pd.DataFrame]) -> None:
+    paths = model_set.save(tmp_path)
+    assert sorted(p.name for p in paths) == sorted(FILES) == sorted(
+        p.name for p in tmp_path.iterdir())
+    assert sorted(FILES) == sorted(["dejavu.npz", "dejavu.json", "lstm.pt", "lstm.json",
+                                    "conformal.json", "ensemble.json"])
+    X = to_arrays(splits["test"]).X
+    before, after = model_set.predict(X), ModelSet.load(tmp_path).predict(X)
+    for name in ("forecast", "lower", "upper", "dejavu", "lstm"):
+        np.testing.assert_array_equal(getattr(after, name), getattr(before, name))
+
+
+@pytest.mark.parametrize("name", FILES)
+def test_a_truncated_file_is_bad_input_naming_it(tmp_path: Path, model_set: ModelSet,
+                                                 name: str) -> None:
+    model_set.save(tmp_path)
+    path = tmp_path / name
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    with pytest.raises(BadInput, match=name):
+        ModelSet.load(tmp_path)
+
+
+def test_missing_file_or_directory(tmp_path: Path, model_set: ModelSet) -> None:
+    with pytest.raises(BadInput, match="no such model directory"):
+        ModelSet.load(tmp_path / "nope")
+    model_set.save(tmp_path)
+    (tmp_path / "ensemble.json").unlink()
+    with pytest.raises(BadInput, match=r"ensemble.json: missing model file"):
+        ModelSet.load(tmp_path)
+
+
+def test_real_games_through_fit_predict_and_evaluate(real_frame: pd.DataFrame) -> None:
+    progress: list[tuple] = []
+    params = ModelSetParams(dejavu_k=20, lstm_hidden_size=8, lstm_num_layers=1, lstm_epochs=2,
+                            lstm_batch_size=32, conformal_halflife=14.0)
+    model = ModelSet.fit(real_frame.iloc[:200], real_frame.iloc[200:250], real_frame.iloc[250:],
+                         params, progress=lambda *a: progress.append(a))
+    assert [p[:2] for p in progress] == [(1, 2), (2, 2)]
+    assert model.conformal.split_.weights_ is not None
+    test = to_arrays(real_frame.iloc[250:])
+    forecasts = model.predict(test.X)
+    assert np.isfinite(forecasts.forecast).all() and np.isfinite(forecasts.upper).all()
+    assert point_metrics(test.y, forecasts.forecast)["n"] == 69
+
+
+def test_importing_the_model_set_does_not_import_torch() -> None:
+    code = "import sys, nbalife.forecast.modelset; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0

@@ -44,10 +44,13 @@ def main() -> None:
     scores = score_forecasts(actual, patterns[:, -1].astype(float), result, future["oracle_d24"].to_numpy(float))
     by = {s.model: s for s in scores}
     ratio = by["ensemble"].mae / by["oracle"].mae
+    paired = np.abs(actual - result.forecast) - np.abs(actual - patterns[:, -1])
     checks = {
         "ensemble_over_oracle": ratio,
         "ensemble_over_oracle_target": 1.03,
         "below_persistence": by["ensemble"].mae < by["persistence"].mae,
+        "ensemble_minus_persistence": float(paired.mean()),
+        "its_standard_error": float(paired.std() / np.sqrt(len(paired))),
         "coverage": by["ensemble"].coverage,
         "coverage_in_target": 0.94 <= by["ensemble"].coverage <= 0.96,
     }

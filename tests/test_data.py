@@ -214,9 +214,13 @@ def test_simulate_cli_rejects_bad_drift(cli, tmp_path: Path) -> None:
 
 
 def test_demo_runs_on_a_given_home(cli, home: Path) -> None:
-    result = cli("--json", "demo", "--games", "200")
+    result = cli("--json", "demo", "--games", "500")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["home"] == str(home.resolve())
-    assert report["seasons"][0]["games"] == 200
+    assert report["seasons"][0]["games"] == 500
     assert (home / "nbalife.db").is_file()
+    assert {s["model"] for s in report["scores"]} == {"ensemble", "dejavu", "lstm", "persistence", "oracle"}
+    assert report["steps"]["predicted"].startswith("125 upcoming games logged")
+    assert report["steps"]["outcomes"] == "125 predictions resolved"
+    assert json.loads(cli("--json", "registry", "current").stdout)["version"] == "1.0.0"

@@ -12,7 +12,7 @@ from nbalife.cli.runtime import runtime
 
 def demo(
     ctx: typer.Context,
-    games: Annotated[int, typer.Option(min=50, help="Games in the simulated season.")] = 1230,
+    games: Annotated[int, typer.Option(min=500, help="Games in the simulated season (at least 500).")] = 1230,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
 ) -> None:
     """The lifecycle on a simulated season in a fresh SQLite home (temp unless --home):

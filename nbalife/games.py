@@ -131,7 +131,9 @@ def validate(frame: pd.DataFrame, *, require_future: bool = True) -> tuple[pd.Da
     rejections: list[Rejection] = []
     keep: list[int] = []
     seen: dict[str, int] = {}
-    for index, row in enumerate(frame.to_dict("records")):
+    columns = list(frame.columns)
+    records = (dict(zip(columns, values)) for values in frame.to_numpy(dtype=object))
+    for index, row in enumerate(records):
         line = index + 2  # header is line 1
         rejection = _check_row(row, line, diff_columns)
         if rejection is None:

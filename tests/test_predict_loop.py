@@ -138,9 +138,13 @@ def test_single_pattern_and_again(trained: Cli) -> None:
     assert row["lower"] < row["forecast"] < row["upper"]
     repeat = json.loads(trained("--json", "predict", "--game-id", "G1", "--pattern", pattern, "--again").stdout)
     assert repeat["logged"] == 1 and repeat["rows"][0]["forecast"] == row["forecast"]
+    explained = json.loads(trained("--json", "predict", "--game-id", "G2", "--pattern", pattern, "--explain", "5").stdout)
+    analogs = explained["analogs"]
+    assert len(analogs) == 5 and analogs == sorted(analogs, key=lambda a: a["distance"])
+    assert all(a["game_id"].startswith("SIM") for a in analogs)
     shadow = json.loads(trained("--json", "predict", "--game-id", "G1", "--pattern", pattern, "--arm", "shadow").stdout)
     assert shadow["logged"] == 1
-    assert count_predictions(trained) == 3
+    assert count_predictions(trained) == 4
 
 
 @pytest.mark.parametrize(
@@ -228,3 +232,15 @@ def test_models_trained_on_simulation_hold_up_on_real_games(trained_template: Pa
     assert scores["persistence"]["mae"] == pytest.approx(4.50, abs=0.01)
     assert scores["ensemble"]["mae"] < 1.1 * scores["persistence"]["mae"]
     assert scores["ensemble"]["coverage"] >= 0.85
+
+
+def test_train_device_option(cli, home: Path, season: dict[str, Path]) -> None:
+    import torch
+
+    (home / "config.yaml").write_text(FAST)
+    result = cli("train", "--games", str(season["history"]), "--device", "gpu")
+    assert result.exit_code == 2 and "'gpu' is not one of cpu, cuda, auto" in result.output
+    if not torch.cuda.is_available():
+        result = cli("train", "--games", str(season["history"]), "--device", "cuda")
+        assert result.exit_code == 2
+        assert "CUDA is not available" in result.stderr

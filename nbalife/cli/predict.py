@@ -19,6 +19,7 @@ def predict(
     output: Annotated[Optional[Path], typer.Option(help="Write forecasts to this CSV or Parquet file.")] = None,
     again: Annotated[bool, typer.Option(help="Log a new row even if the game was predicted before.")] = False,
     arm: Annotated[str, typer.Option(help="Model arm logged with the rows: A, B or shadow.")] = "A",
+    explain: Annotated[int, typer.Option(min=0, help="List this many Dejavu analog games (single pattern).")] = 0,
 ) -> None:
     """Point forecast and interval of d24 for each game; one log row per game."""
     from nbalife.services.predict import predict_games
@@ -31,7 +32,7 @@ def predict(
         raise typer.BadParameter("--pattern needs --game-id", param_hint="--game-id")
     result = predict_games(rt.engine, open_registry(rt.home, rt.engine, rt.settings), now=rt.now(),
                            input_file=input_file, game_id=game_id, pattern=pattern, output=output,
-                           arm=arm, again=again)
+                           arm=arm, again=again, explain=explain)
     if rt.json:
         show(True, result)
     elif output is not None:
@@ -41,4 +42,7 @@ def predict(
         show(False, result, table(
             f"Forecasts by {result.version} ({result.logged} logged, {result.skipped} already logged)",
             ["game", "d18", "forecast", "lower", "upper", "dejavu", "lstm", "logged"],
-            [(r.game_id, r.d18, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.logged) for r in result.rows]))
+            [(r.game_id, r.d18, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.logged) for r in result.rows]),
+            *([table("Dejavu analogs (nearest first)", ["game", "date", "home", "away", "distance", "d24-d18", "d24"],
+                     [(a.game_id, a.date, a.home, a.away, a.distance, a.future_move, a.halftime_diff)
+                      for a in result.analogs])] if result.analogs else []))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,6 +23,7 @@ def train(
     promote: Annotated[bool, typer.Option("--promote", help="Also promote it (through the gate).")] = False,
     out: Annotated[Optional[Path], typer.Option(help="Also save the artifacts in this folder.")] = None,
     description: Annotated[str, typer.Option(help="Description recorded in the registry.")] = "",
+    device: Annotated[Optional[str], typer.Option(help="LSTM device: cpu, cuda or auto (default lstm.device).")] = None,
 ) -> None:
     """Train Dejavu, LSTM, ensemble and conformal layer; print held-out metrics."""
     from nbalife.services.registry import open_registry
@@ -29,14 +31,19 @@ def train(
     from nbalife.services.train import train as run
 
     rt = runtime(ctx)
+    settings = rt.settings
+    if device is not None:
+        if device not in ("cpu", "cuda", "auto"):
+            raise typer.BadParameter(f"{device!r} is not one of cpu, cuda, auto", param_hint="--device")
+        settings = replace(settings, lstm=replace(settings.lstm, device=device))
     if games_file is not None and from_db:
         raise typer.BadParameter("use either --games FILE or --from-db", param_hint="--games")
     if promote and not register:
         raise typer.BadParameter("--promote needs --register", param_hint="--promote")
     games = load_training_games(None if games_file else rt.engine, games_file, until=parse_date(until))
-    registry = open_registry(rt.home, rt.engine, rt.settings) if register else None
+    registry = open_registry(rt.home, rt.engine, settings) if register else None
     with epoch_bar(not rt.json) as progress:
-        result = run(games, settings=rt.settings, now=rt.now(), registry=registry, promote=promote, out=out,
+        result = run(games, settings=settings, now=rt.now(), registry=registry, promote=promote, out=out,
                      progress=progress, description=description)
     show(
         rt.json,

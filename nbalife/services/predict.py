@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from nbalife.forecast.dejavu import Analog
     from nbalife.services.models import LoadedModelSet
 
 ARMS = ("A", "B", "shadow")
@@ -51,6 +53,7 @@ class PredictResult:
     logged: int
     skipped: int
     output: Path | None = None
+    analogs: list[Analog] = field(default_factory=list)
 
 
 def parse_pattern(game_id: str, text: str) -> list[float]:
@@ -115,8 +118,6 @@ def forecast(
 
 def write_forecasts(result: PredictResult, path: Path) -> PredictResult:
     """Write the forecasts to CSV or Parquet atomically."""
-    import dataclasses
-
     import pandas as pd
 
     from nbalife.games import write_games
@@ -136,8 +137,12 @@ def predict_games(
     output: Path | None = None,
     arm: str = "A",
     again: bool = False,
+    explain: int = 0,
 ) -> PredictResult:
-    """Validate the input first, then load production (verified) once for the whole batch."""
+    """Validate the input first, then load production (verified) once for the whole batch.
+
+    ``explain`` > 0 lists that many Dejavu analog games of a single ``pattern``.
+    """
     import numpy as np
 
     if input_file is not None:
@@ -147,5 +152,10 @@ def predict_games(
         ids, patterns = [game_id], np.asarray([parse_pattern(game_id, pattern)], dtype=np.float32)
     else:
         raise BadInput("give either an input file or a game id with its pattern")
-    result = forecast(engine, load_model_set(registry), ids, patterns, now=now, arm=arm, again=again)
+    if explain and pattern is None:
+        raise BadInput("--explain works with a single --game-id/--pattern")
+    loaded = load_model_set(registry)
+    result = forecast(engine, loaded, ids, patterns, now=now, arm=arm, again=again)
+    if explain:
+        result = dataclasses.replace(result, analogs=loaded.models.dejavu.explain(patterns[0], explain))
     return write_forecasts(result, output) if output is not None else result

@@ -46,3 +46,13 @@ def walks() -> pd.DataFrame:
 def real_frame() -> pd.DataFrame:
     """The 319 real games of the 2015-16 season."""
     return load_games(REAL_GAMES)
+
+
+def damage_file(path: Path, how: str) -> None:
+    """Truncate a file to half, overwrite it with garbage, or delete it."""
+    if how == "truncate":
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    elif how == "garbage":
+        path.write_bytes(b"\x00not a model\xff")
+    else:
+        path.unlink()

@@ -14,6 +14,7 @@ import nbalife.forecast.dejavu as dejavu_module
 from nbalife.errors import BadInput
 from nbalife.forecast.dejavu import Analog, Dejavu
 from nbalife.forecast.patterns import GameArrays, to_arrays
+from tests.forecast.conftest import damage_file
 
 
 def continuous_walks(n: int, seed: int) -> np.ndarray:
@@ -213,13 +214,7 @@ def test_save_load_round_trip(tmp_path: Path, walks: pd.DataFrame) -> None:
 def test_damaged_files_are_bad_input_naming_them(tmp_path: Path, walks: pd.DataFrame,
                                                  name: str, damage: str) -> None:
     Dejavu(k=5).fit(*_arrays(to_arrays(walks.iloc[:200]))).save(tmp_path)
-    path = tmp_path / name
-    if damage == "truncate":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif damage == "garbage":
-        path.write_bytes(b"\x00not a model\xff")
-    else:
-        path.unlink()
+    damage_file(tmp_path / name, damage)
     with pytest.raises(BadInput, match=name):
         Dejavu.load(tmp_path)
 

@@ -11,6 +11,7 @@ import torch
 from nbalife.errors import BadInput
 from nbalife.forecast.lstm import HUBER_DELTA, LSTMForecaster
 from nbalife.forecast.patterns import GameArrays, to_arrays
+from tests.forecast.conftest import damage_file
 
 from .conftest import random_walk_games
 
@@ -154,13 +155,7 @@ def test_save_load_round_trip(tmp_path: Path, trained: LSTMForecaster, splits: S
 def test_damaged_files_are_bad_input_naming_them(tmp_path: Path, trained: LSTMForecaster,
                                                  name: str, damage: str) -> None:
     trained.save(tmp_path)
-    path = tmp_path / name
-    if damage == "truncate":
-        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
-    elif damage == "garbage":
-        path.write_bytes(b"\x00not a model\xff")
-    else:
-        path.unlink()
+    damage_file(tmp_path / name, damage)
     with pytest.raises(BadInput, match=name):
         LSTMForecaster.load(tmp_path)
 

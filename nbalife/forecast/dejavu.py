@@ -4,16 +4,16 @@ Kang, Spiliotis, Petropoulos et al., "Déjà vu: A data-centric forecasting appr
 series cross-similarity" (J. Business Research, 2021): align every pattern to its last value,
 find the k most similar histories, aggregate what happened next, add the last value.
 
-Search is exact and vectorised. The database is one padded float32 matrix ``[x, ||x||²]`` (a
-row per pattern) and a chunk of queries is ``[-2q, 1]``, so one matrix product gives
-``||x||² - 2x·q``: the squared distance less the query's own constant ``||q||²``. Selection never
-sorts the whole column: rows fall into ``GROUP`` strided slices, and the ``k`` smallest scores
-always lie in the ``k`` groups (row ``j`` of every slice) with the smallest minima (a row of any
-other group is beaten by ``k`` distinct group minima). So a column-wise minimum over slices,
-``np.argpartition`` on the (recursively selected) group minima, a gather of ``k * GROUP``
-candidates and one more ``np.argpartition`` find the neighbours; no Python loop runs over
-patterns. Query chunks keep the score block under ``CHUNK_BYTES``. Neighbour distances are then
-recomputed exactly from their patterns and sorted (ties by database position).
+Search is exact and vectorised. The database is one padded float32 matrix ``[x, ||x||²]``
+(a row per pattern) and a chunk of queries is ``[-2q, 1]``: one matrix product gives ``||x||² - 2x·q``, the squared distance less the
+query's own constant ``||q||²``. Selection never sorts a whole column. Rows are scored one
+block at a time (the block's scores stay in cache) and fall into groups of ``GROUP`` strided
+rows, whose minima fall again into groups of ``GROUP``. The ``m`` smallest scores lie in the
+``m`` groups with the smallest minima (a row of any other group is beaten by ``m`` distinct
+group minima), so after the scan ``np.argpartition`` picks ``m`` top-level groups, then ``m`` of
+their ``m * GROUP`` child groups, then ``m`` of their ``m * GROUP`` rows. No Python loop runs
+over patterns. Neighbour distances are then recomputed exactly from their patterns and sorted
+(ties by database position).
 """
 
 from __future__ import annotations
@@ -41,8 +41,12 @@ DISTANCES = ("euclidean",)
 NPZ_FILE = "dejavu.npz"
 JSON_FILE = "dejavu.json"
 FORMAT = "nbalife.dejavu"
-CHUNK_BYTES = 256 * 2**20  # distance block of one query chunk
-GROUP = 16  # rows per group at each level of the selection
+GROUP = 16  # rows per group, and groups per group, of the selection
+LEVELS = 2  # levels of groups above the rows
+CHUNK_QUERIES = 64  # queries searched together (measured best of 32, 64 and 128 at 10**6 rows)
+CHUNK_BYTES = 256 * 2**20  # bound on a chunk's group minima and candidate arrays
+BLOCK_BYTES = 2 * 2**20  # scores of one row block: small enough to stay in cache
+WIDTH = PATTERN_LENGTH + 1  # index columns: x0..x18 and ||x||² (80-byte rows: 76 made BLAS 2x slower)
 # Multiply-adds below which the scores skip BLAS. OpenBLAS's worker threads spin after each call
 # and then fight torch's OpenMP threads: ModelSet.predict on one pattern with a 50,000-pattern
 # database took 8.0 ms (p50, 2 cores) through BLAS and 1.0 ms through einsum.
@@ -143,7 +147,7 @@ class Dejavu:
         self.home_ = database.home
         self.away_ = database.away
         self.n_patterns_ = len(database)
-        self.index_ = _index_matrix(database.patterns, self.k)
+        self.index_ = _index_matrix(database.patterns)
 
     def _database(self) -> _Database:
         return _Database(self.patterns_, self.levels_, self.moves_, self.game_ids_,
@@ -195,24 +199,25 @@ class Dejavu:
         ]
 
     def _search(self, queries: np.ndarray, m: int) -> tuple[np.ndarray, np.ndarray]:
-        rows = len(self.index_)
         n = len(queries)
-        chunk = max(1, min(n, CHUNK_BYTES // (4 * rows)))
-        augmented = np.empty((PATTERN_LENGTH + 1, n), dtype=np.float32)
-        augmented[:PATTERN_LENGTH] = -2.0 * queries.T
-        augmented[PATTERN_LENGTH] = 1.0
-        buffer = np.empty(rows * chunk, dtype=np.float32)  # reused: no page faults per chunk
+        rows = len(self.index_)
+        levels = _levels(rows, m)
+        candidates_per_query = m * GROUP if levels else rows
+        per_query = 4 * (candidates_per_query * WIDTH + (rows // GROUP if levels else 0))
+        chunk = max(1, min(n, CHUNK_QUERIES, CHUNK_BYTES // per_query))
+        weights = np.empty((WIDTH, n), dtype=np.float32)
+        weights[:PATTERN_LENGTH] = -2.0 * queries.T
+        weights[PATTERN_LENGTH] = 1.0
         distances = np.empty((n, m), dtype=np.float32)
         indices = np.empty((n, m), dtype=np.int64)
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
-            scores = buffer[: rows * (stop - start)].reshape(rows, stop - start)
-            block = np.ascontiguousarray(augmented[:, start:stop])
-            if scores.size * (PATTERN_LENGTH + 1) >= BLAS_MIN_PRODUCT:
-                np.matmul(self.index_, block, out=scores)
-            else:  # numpy's own loop: no BLAS threads left spinning (see BLAS_MIN_PRODUCT)
-                np.einsum("rd,dq->rq", self.index_, block, out=scores)
-            found = _smallest_rows(scores, m)
+            block = np.ascontiguousarray(weights[:, start:stop])
+            if levels:
+                candidates = _top_rows(_group_minima(self.index_, block, levels), m)
+            else:  # a small database: every row is a candidate
+                candidates = np.broadcast_to(np.arange(rows), (stop - start, rows))
+            found = _best_rows(self.index_, block, candidates, m)
             distances[start:stop], indices[start:stop] = self._exact(queries[start:stop], found)
         return distances, indices
 
@@ -330,40 +335,98 @@ class _Database:
         return cls(**{name: np.ascontiguousarray(arrays[name]) for name in _ARRAYS})
 
 
-def _levels(n: int, k: int) -> int:
-    """How many times ``GROUP`` can divide the database and leave at least ``k`` groups."""
+def _levels(rows: int, m: int) -> int:
+    """Levels of groups (at most ``LEVELS``) that leave at least ``m`` groups at the top."""
     levels = 0
-    while n // GROUP ** (levels + 1) >= k:
+    while levels < LEVELS and rows // GROUP ** (levels + 1) >= m:
         levels += 1
     return levels
 
 
-def _index_matrix(patterns: np.ndarray, k: int) -> np.ndarray:
+def _index_matrix(patterns: np.ndarray) -> np.ndarray:
     """``[x, ||x||²]`` rows, padded with rows that never match to a multiple of
-    ``GROUP ** levels`` so every level of ``_smallest_rows`` splits evenly."""
+    ``GROUP ** LEVELS`` so that every block splits evenly into groups at every level."""
     n = len(patterns)
-    unit = GROUP ** _levels(n, k)
-    matrix = np.zeros((-(-n // unit) * unit, PATTERN_LENGTH + 1), dtype=np.float32)
+    unit = GROUP**LEVELS
+    matrix = np.zeros((-(-n // unit) * unit, WIDTH), dtype=np.float32)
     matrix[:n, :PATTERN_LENGTH] = patterns
     matrix[:n, PATTERN_LENGTH] = np.einsum("nd,nd->n", patterns, patterns)
     matrix[n:, PATTERN_LENGTH] = _PAD
     return matrix
 
 
-def _smallest_rows(values: np.ndarray, m: int) -> np.ndarray:
-    """Row numbers of the ``m`` smallest entries of each column of ``values`` (rows, q), as
-    (q, m), in no particular order.
+@dataclass(frozen=True)
+class _GroupMinima:
+    """Per level (rows first), each group's minimum score, ``(groups, queries)``; blocks of
+    ``block_rows`` rows (the last may be shorter) hold their groups in strided slices."""
 
-    Rows split into ``GROUP`` strided slices; the ``m`` smallest entries lie in the ``m`` groups
-    (row ``j`` of every slice) with the smallest minima, found by the same method one level up,
-    so each level only partitions ``m * GROUP`` candidates.
-    """
-    rows, width = values.shape
-    if rows % GROUP or rows // GROUP < m:
-        return np.argpartition(values.T, m - 1, axis=1)[:, :m]
-    slices = values.reshape(GROUP, rows // GROUP, width)
-    top = _smallest_rows(slices.min(axis=0), m)  # (q, m) group numbers
-    candidates = slices[np.arange(GROUP)[None, None, :], top[:, :, None],
-                        np.arange(width)[:, None, None]].reshape(width, m * GROUP)
-    best = np.argpartition(candidates, m - 1, axis=1)[:, :m]
-    return np.take_along_axis(top, best // GROUP, axis=1) + (best % GROUP) * (rows // GROUP)
+    minima: list[np.ndarray]
+    rows: int
+    block_rows: int
+
+
+def _group_minima(index: np.ndarray, weights: np.ndarray, levels: int) -> _GroupMinima:
+    """Score ``index`` against the queries' ``weights`` block by block, keeping only the
+    minimum of each group at each of ``levels`` levels."""
+    rows, width = len(index), weights.shape[1]
+    unit = GROUP**LEVELS
+    block_rows = min(rows, max(unit, BLOCK_BYTES // (4 * width) // unit * unit))
+    minima = [np.empty((rows // GROUP**level, width), dtype=np.float32)
+              for level in range(1, levels + 1)]
+    scores = np.empty((block_rows, width), dtype=np.float32)
+    use_blas = rows * width * WIDTH >= BLAS_MIN_PRODUCT
+    for start in range(0, rows, block_rows):
+        size = min(block_rows, rows - start)
+        below = scores[:size]
+        if use_blas:
+            np.matmul(index[start:start + size], weights, out=below)
+        else:  # numpy's own loop: no BLAS threads left spinning (see BLAS_MIN_PRODUCT)
+            np.einsum("rd,dq->rq", index[start:start + size], weights, out=below)
+        for level, out in enumerate(minima, start=1):
+            groups = size // GROUP**level
+            offset = start // GROUP**level
+            np.minimum.reduce(below.reshape(GROUP, groups, width), axis=0,
+                              out=out[offset:offset + groups])
+            below = out[offset:offset + groups]
+    return _GroupMinima(minima, rows, block_rows)
+
+
+def _top_rows(groups: _GroupMinima, m: int) -> np.ndarray:
+    """Rows ``(queries, m * GROUP)`` that hold the ``m`` smallest scores of each query: the
+    ``m`` top-level groups with the smallest minima, then level by level the ``m`` best of
+    their children, then the children's rows."""
+    top = groups.minima[-1].T
+    chosen = np.argpartition(top, m - 1, axis=1)[:, :m] if top.shape[1] > m else \
+        np.broadcast_to(np.arange(top.shape[1]), top.shape)
+    for level in range(len(groups.minima), 0, -1):
+        children = _children(chosen, level, groups)
+        if level == 1:
+            return children
+        below = groups.minima[level - 2]  # (groups, queries), C order: gather from the flat array
+        values = below.ravel().take(children * below.shape[1] + np.arange(below.shape[1])[:, None])
+        best = np.argpartition(values, m - 1, axis=1)[:, :m]
+        chosen = np.take_along_axis(children, best, axis=1)
+    raise AssertionError("unreachable: at least one level")
+
+
+def _children(chosen: np.ndarray, level: int, groups: _GroupMinima) -> np.ndarray:
+    """The ``GROUP`` members (groups of ``level - 1``, or rows at level 1) of each chosen
+    group of ``level``, ``(queries, chosen * GROUP)``. In a block of ``size`` rows, group ``j``
+    holds members ``j + i * size // GROUP**level`` (``i < GROUP``) of the block."""
+    per_block = groups.block_rows // GROUP**level
+    block, j = np.divmod(chosen, per_block)
+    size = np.minimum(groups.block_rows, groups.rows - block * groups.block_rows)
+    stride = size // GROUP**level
+    first = block * (groups.block_rows // GROUP ** (level - 1)) + j
+    members = first[:, :, None] + stride[:, :, None] * np.arange(GROUP)
+    return members.reshape(len(chosen), -1)
+
+
+def _best_rows(index: np.ndarray, weights: np.ndarray, candidates: np.ndarray,
+               m: int) -> np.ndarray:
+    """The ``m`` candidate rows of each query with the smallest scores, in no order."""
+    if candidates.shape[1] == m:
+        return np.ascontiguousarray(candidates)
+    scores = np.matmul(index.take(candidates, axis=0), weights.T[:, :, None])[:, :, 0]
+    best = np.argpartition(scores, m - 1, axis=1)[:, :m]
+    return np.take_along_axis(candidates, best, axis=1)

@@ -56,13 +56,30 @@ def test_more_neighbours_than_groups_falls_back_to_one_partition() -> None:
     np.testing.assert_array_equal(indices, brute_force(model, queries, 1500)[1])
 
 
-def test_small_chunks_give_the_same_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
-    model = fitted(continuous_walks(3000, seed=5), k=10)
+def test_small_chunks_and_blocks_give_the_same_neighbours(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = fitted(continuous_walks(5000, seed=5), k=5)
     queries = continuous_walks(37, seed=6)
     expected = model.kneighbors(queries)
-    monkeypatch.setattr(dejavu_module, "CHUNK_BYTES", 4 * len(model.index_) * 4)  # 4 queries
+    np.testing.assert_array_equal(expected[1], brute_force(model, queries, 5)[1])
+    # 4 queries a chunk (the last holds 1); 768-row blocks of the 5,120 padded rows at 4 queries
+    # (the last block is 512 rows), 3,072-row blocks at 1 query: both levels of groups in use.
+    monkeypatch.setattr(dejavu_module, "CHUNK_QUERIES", 4)
+    monkeypatch.setattr(dejavu_module, "BLOCK_BYTES", 768 * 4 * 4)
+    assert len(model.index_) == 5120 and dejavu_module._levels(5120, 5) == 2
     for got, want in zip(model.kneighbors(queries), expected, strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("n, k, levels", [(300, 40, 0), (3000, 100, 1), (60_000, 200, 2)])
+def test_every_depth_of_the_selection_equals_brute_force(n: int, k: int, levels: int) -> None:
+    model = fitted(continuous_walks(n, seed=n + 1), k)
+    assert dejavu_module._levels(len(model.index_), k) == levels
+    queries = continuous_walks(9, seed=2)
+    distances, indices = model.kneighbors(queries)
+    expected_distances, expected_indices = brute_force(model, queries, k)
+    # the same sets; float32 distances may order a near-tie (1e-6 apart) the other way round
+    np.testing.assert_array_equal(np.sort(indices, axis=1), np.sort(expected_indices, axis=1))
+    np.testing.assert_allclose(distances, expected_distances, rtol=1e-5, atol=1e-4)
 
 
 def test_integer_patterns_with_ties_find_a_valid_neighbour_set(walks: pd.DataFrame) -> None:

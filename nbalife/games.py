@@ -7,15 +7,19 @@ Files are CSV or Parquet with the same columns; extra columns are carried along.
 
 from __future__ import annotations
 
+import datetime as dt
+import math
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from nbalife.errors import BadInput
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 MINUTES = 24
@@ -26,6 +30,9 @@ FUTURE_COLUMNS = DIFF_COLUMNS[PATTERN_MINUTES + 1 :]
 ID_COLUMNS = ["game_id", "season", "game_date", "home", "away"]
 GAME_COLUMNS = ID_COLUMNS + DIFF_COLUMNS + ["final_diff"]
 MAX_MINUTE_CHANGE = 15
+_IDENTITIES = ("game_id", "season", "home", "away")  # checked for a missing value, in this order
+_MISSING = frozenset({"", "nan", "NaN", "None", "<NA>"})
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,16 @@ def file_format(path: Path) -> str:
     raise BadInput(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
 
 
+def check_output(path: Path) -> None:
+    """Bad input unless ``path`` can take a games file: a known suffix, in an existing folder."""
+    path = Path(path)
+    file_format(path)
+    if not path.parent.is_dir():
+        raise BadInput(f"{path}: folder {path.parent} does not exist")
+    if path.is_dir():
+        raise BadInput(f"{path}: is a folder, not a file")
+
+
 def read_frame(path: Path, *, require_future: bool = True) -> pd.DataFrame:
     """Read a games file as text-typed columns, checking only that the columns exist."""
     import pandas as pd
@@ -77,77 +94,153 @@ def read_frame(path: Path, *, require_future: bool = True) -> pd.DataFrame:
     return frame
 
 
-def _check_row(row: dict, line: int, diff_columns: list[str]) -> Rejection | None:
-    import datetime as dt
-    import math
+def _id_reason(text: str) -> str | None:
+    return "missing value" if not text.strip() or text in {"nan", "None"} else None
 
-    game_id = str(row.get("game_id", "")).strip()
 
-    def bad(column: str, reason: str) -> Rejection:
-        return Rejection(line, game_id, column, str(row.get(column, "")), reason)
-
-    for column in ("game_id", "season", "home", "away"):
-        if not str(row.get(column, "")).strip() or str(row.get(column)) in {"nan", "None"}:
-            return bad(column, "missing value")
+def _date_reason(text: str) -> str | None:
     try:
-        dt.date.fromisoformat(str(row["game_date"]).strip()[:10])
+        dt.date.fromisoformat(text.strip()[:10])
     except ValueError:
-        return bad("game_date", "not a valid ISO date (YYYY-MM-DD)")
-    previous = None
-    for column in diff_columns:
-        text = str(row.get(column, "")).strip()
-        if text in {"", "nan", "NaN", "None", "<NA>"}:
-            return bad(column, "missing value")
-        try:
-            value = float(text)
-        except ValueError:
-            return bad(column, "not a number")
-        if not math.isfinite(value):
-            return bad(column, "not a finite number")
-        if value != int(value):
-            return bad(column, "not a whole number of points")
-        if column == "d0" and value != 0:
-            return bad(column, "d0 must be 0 (the game starts level)")
-        if previous is not None and abs(value - previous) > MAX_MINUTE_CHANGE:
-            return bad(column, f"changes by {abs(value - previous):g} points in one minute "
-                               f"(more than {MAX_MINUTE_CHANGE})")
-        previous = value
-    final = str(row.get("final_diff", "")).strip()
-    if final not in {"", "nan", "NaN", "None", "<NA>"}:
-        try:
-            value = float(final)
-        except ValueError:
-            return bad("final_diff", "not a number")
-        if not math.isfinite(value) or value != int(value):
-            return bad("final_diff", "not a whole number of points")
+        return "not a valid ISO date (YYYY-MM-DD)"
     return None
 
 
+def _points(text: str) -> tuple[float, str | None]:
+    """A differential cell's value, or NaN and why it is not a whole number of points."""
+    text = text.strip()
+    if text in _MISSING:
+        return math.nan, "missing value"
+    try:
+        value = float(text)
+    except ValueError:
+        return math.nan, "not a number"
+    if not math.isfinite(value):
+        return math.nan, "not a finite number"
+    if value != int(value):
+        return math.nan, "not a whole number of points"
+    return value, None
+
+
+def _final_reason(text: str) -> str | None:
+    text = text.strip()
+    if text in _MISSING:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return "not a number"
+    if not math.isfinite(value) or value != int(value):
+        return "not a whole number of points"
+    return None
+
+
+def _cell_texts(frame: pd.DataFrame, columns: list[str]) -> dict[str, np.ndarray]:
+    """``str`` of each cell of ``columns`` as object arrays ("" for every row of an absent one)."""
+    import numpy as np
+
+    cells = frame.to_numpy(dtype=object)
+    position = {name: i for i, name in enumerate(frame.columns)}  # a repeated name: the last
+    return {
+        column: np.array([str(v) for v in cells[:, position[column]]], dtype=object)
+        if column in position else np.full(len(frame), "", dtype=object)
+        for column in columns
+    }
+
+
+def _by_text(texts: np.ndarray, rule: Callable[[str], _T]) -> tuple[np.ndarray, list[_T]]:
+    """``rule`` applied once per distinct text: each row's code and the result per code."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(texts)
+    return codes, [rule(text) for text in uniques]
+
+
+def _reasons(texts: np.ndarray, rule: Callable[[str], str | None]) -> np.ndarray:
+    """Each row's reason from ``rule`` (None: the cell is valid), as an object array."""
+    import numpy as np
+
+    codes, reasons = _by_text(texts, rule)
+    return np.array(reasons, dtype=object)[codes]
+
+
+def _diff_reasons(texts: dict[str, np.ndarray],
+                  diff_columns: list[str]) -> Iterator[tuple[str, np.ndarray]]:
+    """Each differential column with each row's reason, judged as if the columns before it
+    were valid (only a row's first failing column is reported)."""
+    import numpy as np
+
+    previous = None
+    for column in diff_columns:
+        codes, parsed = _by_text(texts[column], _points)
+        values = np.array([value for value, _ in parsed], dtype=np.float64)[codes]
+        reasons = np.array([reason for _, reason in parsed], dtype=object)[codes]
+        valid = np.array([reason is None for _, reason in parsed], dtype=bool)[codes]
+        if column == "d0":
+            reasons[valid & (values != 0)] = "d0 must be 0 (the game starts level)"
+        if previous is not None:
+            change = np.abs(values - previous)
+            for index in np.flatnonzero(valid & (change > MAX_MINUTE_CHANGE)):
+                reasons[index] = (f"changes by {float(change[index]):g} points in one minute "
+                                  f"(more than {MAX_MINUTE_CHANGE})")
+        previous = values
+        yield column, reasons
+
+
+def _first_failures(texts: dict[str, np.ndarray], game_ids: np.ndarray,
+                    diff_columns: list[str]) -> tuple[dict[int, Rejection], np.ndarray]:
+    """Each invalid row's first failing check (identities, game_date, differentials,
+    final_diff, in that order) by row index, and the mask of the rows that pass them all."""
+    import numpy as np
+    import pandas as pd
+
+    checks = [(column, _reasons(texts[column], _id_reason)) for column in _IDENTITIES]
+    checks.append(("game_date", _reasons(texts["game_date"], _date_reason)))
+    checks.extend(_diff_reasons(texts, diff_columns))
+    checks.append(("final_diff", _reasons(texts["final_diff"], _final_reason)))
+    failures: dict[int, Rejection] = {}
+    pending = np.ones(len(game_ids), dtype=bool)
+    for column, reasons in checks:
+        failed = pending & pd.notna(reasons)
+        for index in np.flatnonzero(failed).tolist():
+            failures[index] = Rejection(index + 2, game_ids[index], column, texts[column][index],
+                                        reasons[index])
+        pending &= ~failed
+    return failures, pending
+
+
+def _duplicates(game_ids: np.ndarray, rows: np.ndarray) -> dict[int, Rejection]:
+    """Those of ``rows`` whose game id an earlier one of them already has."""
+    import pandas as pd
+
+    ids = pd.Series(game_ids[rows], index=rows, dtype=object)
+    repeated = ids.duplicated()
+    first = ids[~repeated]
+    first_line = dict(zip(first.to_numpy(), (first.index + 2).tolist()))
+    return {int(index): Rejection(int(index) + 2, game_id, "game_id", game_id,
+                                  f"duplicate of row {first_line[game_id]}")
+            for index, game_id in ids[repeated].items()}
+
+
 def validate(frame: pd.DataFrame, *, require_future: bool = True) -> tuple[pd.DataFrame, list[Rejection]]:
-    """Split a raw frame into typed valid games and rejections (row numbers are file lines)."""
+    """Split a raw frame into typed valid games and rejections (row numbers are file lines).
+
+    Cells are judged as their ``str``, once per distinct text and column; a row's rejection
+    names its first failing cell (identities, game_date, d0.., final_diff); a valid row
+    whose game id an earlier valid row has is a duplicate.
+    """
+    import numpy as np
     import pandas as pd
 
     diff_columns = DIFF_COLUMNS if require_future else PATTERN_COLUMNS
-    rejections: list[Rejection] = []
-    keep: list[int] = []
-    seen: dict[str, int] = {}
-    columns = list(frame.columns)
-    records = (dict(zip(columns, values)) for values in frame.to_numpy(dtype=object))
-    for index, row in enumerate(records):
-        line = index + 2  # header is line 1
-        rejection = _check_row(row, line, diff_columns)
-        if rejection is None:
-            game_id = str(row["game_id"]).strip()
-            if game_id in seen:
-                rejection = Rejection(line, game_id, "game_id", game_id,
-                                      f"duplicate of row {seen[game_id]}")
-            else:
-                seen[game_id] = line
-        if rejection is None:
-            keep.append(index)
-        else:
-            rejections.append(rejection)
-    valid = frame.iloc[keep].copy()
+    texts = _cell_texts(frame, [*_IDENTITIES, "game_date", *diff_columns, "final_diff"])
+    game_ids = np.array([text.strip() for text in texts["game_id"]], dtype=object)
+    failures, passed = _first_failures(texts, game_ids, diff_columns)
+    duplicates = _duplicates(game_ids, np.flatnonzero(passed))
+    passed[list(duplicates)] = False
+    failures.update(duplicates)
+    rejections = [failures[index] for index in sorted(failures)]
+    valid = frame.iloc[np.flatnonzero(passed)].copy()
     for column in ID_COLUMNS:
         valid[column] = valid[column].astype(str).str.strip()
     valid["game_date"] = valid["game_date"].str[:10]

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from nbalife.games import DIFF_COLUMNS, load_games
+from nbalife.games import DIFF_COLUMNS, load_games, read_frame, validate
 from nbalife.store import schema
 
 
@@ -108,6 +108,46 @@ def test_any_invalid_row_rejects_the_file(cli_db, games_csv: Path, column: str, 
     assert f"column {column} = {value!r}" in message and reason in message
     assert "\n" not in message
     assert count_games(cli_db.db_url) == before  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("cells", "column", "value", "reason"),
+    [
+        ({"d3": "x", "d10": "40", "game_date": "soon", "away": " "}, "away", " ", "missing value"),
+        ({"d3": "x", "d10": "40", "game_date": "soon"}, "game_date", "soon", "not a valid ISO date"),
+        ({"final_diff": "x", "d20": "2.5", "d9": "nan"}, "d9", "nan", "missing value"),
+        ({"d0": "1", "d1": "inf"}, "d0", "1", "d0 must be 0"),
+        ({"d5": "17", "d6": "-1", "d7": "1e1"}, "d5", "17", "changes by 16 points in one minute (more than 15)"),
+        ({"d6": "-6", "d7": "1e1", "d24": "?"}, "d7", "1e1", "changes by 16 points"),  # 1e1 is 10
+        ({"d8": " -7 ", "d9": "-7.0", "final_diff": "inf"}, "final_diff", "inf", "not a whole number of points"),
+        ({"season": "nan", "game_id": "None"}, "game_id", "None", "missing value"),
+    ],
+)
+def test_a_row_with_several_invalid_cells_reports_its_first(
+        games_csv: Path, cells: dict[str, str], column: str, value: str, reason: str) -> None:
+    for name, text in cells.items():
+        damage(games_csv, 7, name, text)
+    _, rejections = validate(read_frame(games_csv))
+    (rejection,) = rejections
+    assert (rejection.row, rejection.column, rejection.value) == (7, column, value)
+    assert reason in rejection.reason
+
+
+def test_rejections_come_in_row_order_with_duplicates_of_valid_rows_only(games_csv: Path) -> None:
+    damage(games_csv, 3, "d4", "30")  # row 3 is invalid: its game id does not count
+    damage(games_csv, 5, "game_id", " 0021500002")  # row 3's id: kept (stripped)
+    damage(games_csv, 8, "game_id", "0021500002 ")  # a duplicate of row 5
+    damage(games_csv, 6, "d2", "")
+    damage(games_csv, 10, "game_id", "0021500010")  # row 9's id, row 9 invalid below
+    damage(games_csv, 9, "d24", "1.5")
+    valid, rejections = validate(read_frame(games_csv))
+    assert [(r.row, r.game_id, r.column, r.reason) for r in rejections] == [
+        (3, "0021500002", "d4", "changes by 36 points in one minute (more than 15)"),
+        (6, "0021500005", "d2", "missing value"),
+        (8, "0021500002", "game_id", "duplicate of row 5"),
+        (9, "0021500010", "d24", "not a whole number of points"),
+    ]
+    assert len(valid) == 36 and valid["game_id"].is_unique and isinstance(rejections[0].row, int)
 
 
 def test_duplicate_game_in_file_rejected(cli, games_csv: Path) -> None:

@@ -178,6 +178,35 @@ def test_bad_input_file_logs_nothing(trained: Cli, season: dict[str, Path], tmp_
     assert count_predictions(trained) == 0
 
 
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("forecasts.xlsx", "unknown file type '.xlsx' (use .csv or .parquet)"),
+        ("missing/forecasts.csv", "does not exist"),
+        ("folder.csv", "is a folder, not a file"),
+    ],
+)
+def test_bad_output_path_exits_2_before_logging(trained: Cli, season: dict[str, Path], tmp_path: Path,
+                                                name: str, message: str) -> None:
+    (tmp_path / "folder.csv").mkdir()
+    out = tmp_path / name
+    result = trained("predict", "--input", str(season["patterns"]), "--output", str(out))
+    assert result.exit_code == 2
+    assert f"error: {out}: " in result.stderr and message in result.stderr and result.stderr.count("\n") == 1
+    assert count_predictions(trained) == 0
+    assert not out.is_file() and not (tmp_path / "missing").exists()
+
+
+def test_empty_input_writes_the_header(trained: Cli, season: dict[str, Path], tmp_path: Path) -> None:
+    empty = tmp_path / "empty.csv"
+    empty.write_text(season["patterns"].read_text().splitlines()[0] + "\n")
+    out = tmp_path / "forecasts.csv"
+    result = trained("predict", "--input", str(empty), "--output", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text().splitlines() == ["game_id,forecast,lower,upper,dejavu,lstm,d18,version,arm,logged"]
+    assert count_predictions(trained) == 0
+
+
 def test_no_production_model_yet(cli, season: dict[str, Path]) -> None:
     result = cli("predict", "--input", str(season["patterns"]))
     assert result.exit_code == 2

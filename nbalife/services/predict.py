@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.games import PATTERN_COLUMNS, read_frame, validate
+from nbalife.games import PATTERN_COLUMNS, check_output, read_frame, validate, write_games
 from nbalife.registry import Registry
 from nbalife.services.models import load_model_set
 from nbalife.store.engine import reachable
@@ -42,6 +42,9 @@ class ForecastRow:
     version: str
     arm: str
     logged: bool
+
+
+_FORECAST_FIELDS = [f.name for f in dataclasses.fields(ForecastRow)]
 
 
 @dataclass(frozen=True)
@@ -116,13 +119,16 @@ def forecast(
     return PredictResult(loaded.version, rows, logged, len(rows) - logged)
 
 
-def write_forecasts(result: PredictResult, path: Path) -> PredictResult:
-    """Write the forecasts to CSV or Parquet atomically."""
+def _forecast_frame(rows: list[ForecastRow]) -> pd.DataFrame:
+    """One column per ``ForecastRow`` field, one row per forecast (built column by column)."""
     import pandas as pd
 
-    from nbalife.games import write_games
+    return pd.DataFrame({name: [getattr(row, name) for row in rows] for name in _FORECAST_FIELDS})
 
-    write_games(pd.DataFrame([dataclasses.asdict(r) for r in result.rows]), path)
+
+def write_forecasts(result: PredictResult, path: Path) -> PredictResult:
+    """Write the forecasts to CSV or Parquet atomically."""
+    write_games(_forecast_frame(result.rows), path)
     return dataclasses.replace(result, output=Path(path))
 
 
@@ -139,12 +145,15 @@ def predict_games(
     again: bool = False,
     explain: int = 0,
 ) -> PredictResult:
-    """Validate the input first, then load production (verified) once for the whole batch.
+    """Check the output path and validate the input first, then load production (verified)
+    once for the whole batch, so bad input logs nothing.
 
     ``explain`` > 0 lists that many Dejavu analog games of a single ``pattern``.
     """
     import numpy as np
 
+    if output is not None:
+        check_output(output)
     if input_file is not None:
         frame = read_patterns(input_file)
         ids, patterns = list(frame["game_id"]), frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)

@@ -31,13 +31,13 @@ class Prediction:
 
 
 def log_predictions(conn: Connection, predictions: list[Prediction]) -> int:
-    """Append predictions to the log; returns how many rows were written."""
+    """Append predictions (unresolved: no actual, no error) to the log; returns how many rows
+    were written. One executemany with bound parameters."""
     if not predictions:
         return 0
-    rows = [
-        {**p.__dict__, "created_at": to_db_time(p.created_at), "actual": None, "error": None}
-        for p in predictions
-    ]
+    db_times = {moment: to_db_time(moment) for moment in {p.created_at for p in predictions}}
+    rows = [{**p.__dict__, "created_at": db_times[p.created_at], "actual": None, "error": None}
+            for p in predictions]
     conn.execute(insert(schema.predictions), rows)
     return len(rows)
 

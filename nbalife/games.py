@@ -106,14 +106,24 @@ def _date_reason(text: str) -> str | None:
     return None
 
 
+def _number(text: str) -> float | None:
+    """``text`` as a float, or None: plain ASCII only (``float`` also takes ``1_0`` and
+    non-ASCII digits, which pandas then cannot read)."""
+    if not text.isascii() or "_" in text:
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
 def _points(text: str) -> tuple[float, str | None]:
     """A differential cell's value, or NaN and why it is not a whole number of points."""
     text = text.strip()
     if text in _MISSING:
         return math.nan, "missing value"
-    try:
-        value = float(text)
-    except ValueError:
+    value = _number(text)
+    if value is None:
         return math.nan, "not a number"
     if not math.isfinite(value):
         return math.nan, "not a finite number"
@@ -126,9 +136,8 @@ def _final_reason(text: str) -> str | None:
     text = text.strip()
     if text in _MISSING:
         return None
-    try:
-        value = float(text)
-    except ValueError:
+    value = _number(text)
+    if value is None:
         return "not a number"
     if not math.isfinite(value) or value != int(value):
         return "not a whole number of points"

@@ -91,6 +91,9 @@ def test_reingest_updates_changed_game(cli_db, games_csv: Path) -> None:
         ("home", "", "missing value"),
         ("game_id", "", "missing value"),
         ("final_diff", "x", "not a number"),
+        ("d7", "1_0", "not a number"),
+        ("d7", "\uff11\uff15", "not a number"),  # full-width digits: float() takes them
+        ("final_diff", "1_2", "not a number"),
     ],
 )
 def test_any_invalid_row_rejects_the_file(cli_db, games_csv: Path, column: str, value: str, reason: str) -> None:

@@ -402,18 +402,13 @@ def _top_rows(groups: _GroupMinima, m: int) -> np.ndarray:
     """Rows ``(queries, m * GROUP)`` that hold the ``m`` smallest scores of each query: the
     ``m`` top-level groups with the smallest minima, then level by level the ``m`` best of
     their children, then the children's rows."""
-    top = groups.minima[-1].T
-    chosen = np.argpartition(top, m - 1, axis=1)[:, :m] if top.shape[1] > m else \
-        np.broadcast_to(np.arange(top.shape[1]), top.shape)
-    for level in range(len(groups.minima), 0, -1):
+    chosen = _smallest(groups.minima[-1].T, m)
+    for level in range(len(groups.minima), 1, -1):
         children = _children(chosen, level, groups)
-        if level == 1:
-            return children
         below = groups.minima[level - 2]  # (groups, queries), C order: gather from the flat array
         values = below.ravel().take(children * below.shape[1] + np.arange(below.shape[1])[:, None])
-        best = np.argpartition(values, m - 1, axis=1)[:, :m]
-        chosen = np.take_along_axis(children, best, axis=1)
-    raise AssertionError("unreachable: at least one level")
+        chosen = np.take_along_axis(children, _smallest(values, m), axis=1)
+    return _children(chosen, 1, groups)
 
 
 def _children(chosen: np.ndarray, level: int, groups: _GroupMinima) -> np.ndarray:
@@ -432,8 +427,12 @@ def _children(chosen: np.ndarray, level: int, groups: _GroupMinima) -> np.ndarra
 def _best_rows(index: np.ndarray, weights: np.ndarray, candidates: np.ndarray,
                m: int) -> np.ndarray:
     """The ``m`` candidate rows of each query with the smallest scores, in no order."""
-    if candidates.shape[1] == m:
-        return np.ascontiguousarray(candidates)
     scores = np.matmul(index.take(candidates, axis=0), weights.T[:, :, None])[:, :, 0]
-    best = np.argpartition(scores, m - 1, axis=1)[:, :m]
-    return np.take_along_axis(candidates, best, axis=1)
+    return np.take_along_axis(candidates, _smallest(scores, m), axis=1)
+
+
+def _smallest(values: np.ndarray, m: int) -> np.ndarray:
+    """Positions of the ``m`` smallest values in each row of ``values``, in no order."""
+    if values.shape[1] == m:
+        return np.broadcast_to(np.arange(m), values.shape)
+    return np.argpartition(values, m - 1, axis=1)[:, :m]

@@ -193,6 +193,8 @@ def _read_file(path: Path) -> dict:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise BadInput(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read config file: {exc.strerror if isinstance(exc, OSError) else exc}") from None
     except yaml.YAMLError as exc:
         first = str(exc).replace("\n", " ")
         raise BadInput(f"{path}: invalid YAML: {first}") from None

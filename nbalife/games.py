@@ -30,6 +30,7 @@ FUTURE_COLUMNS = DIFF_COLUMNS[PATTERN_MINUTES + 1 :]
 ID_COLUMNS = ["game_id", "season", "game_date", "home", "away"]
 GAME_COLUMNS = ID_COLUMNS + DIFF_COLUMNS + ["final_diff"]
 MAX_MINUTE_CHANGE = 15
+MAX_FINAL_DIFF = 150  # points; the largest NBA final margin is 73
 _IDENTITIES = ("game_id", "season", "home", "away")  # checked for a missing value, in this order
 _MISSING = frozenset({"", "nan", "NaN", "None", "<NA>"})
 _T = TypeVar("_T")
@@ -62,10 +63,13 @@ def file_format(path: Path) -> str:
     raise BadInput(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
 
 
-def check_output(path: Path) -> None:
-    """Bad input unless ``path`` can take a games file: a known suffix, in an existing folder."""
+def check_output(path: Path, *, source: Path | None = None) -> None:
+    """Bad input unless ``path`` can take a games file: a known suffix, in an existing folder,
+    and not the ``source`` file being read."""
     path = Path(path)
     file_format(path)
+    if source is not None and path.resolve() == Path(source).resolve():
+        raise BadInput(f"{path}: is the input file; write to another file")
     if not path.parent.is_dir():
         raise BadInput(f"{path}: folder {path.parent} does not exist")
     if path.is_dir():
@@ -106,7 +110,7 @@ def _date_reason(text: str) -> str | None:
     return None
 
 
-def _number(text: str) -> float | None:
+def parse_number(text: str) -> float | None:
     """``text`` as a float, or None: plain ASCII only (``float`` also takes ``1_0`` and
     non-ASCII digits, which pandas then cannot read)."""
     if not text.isascii() or "_" in text:
@@ -122,7 +126,7 @@ def _points(text: str) -> tuple[float, str | None]:
     text = text.strip()
     if text in _MISSING:
         return math.nan, "missing value"
-    value = _number(text)
+    value = parse_number(text)
     if value is None:
         return math.nan, "not a number"
     if not math.isfinite(value):
@@ -136,11 +140,13 @@ def _final_reason(text: str) -> str | None:
     text = text.strip()
     if text in _MISSING:
         return None
-    value = _number(text)
+    value = parse_number(text)
     if value is None:
         return "not a number"
     if not math.isfinite(value) or value != int(value):
         return "not a whole number of points"
+    if abs(value) > MAX_FINAL_DIFF:
+        return f"more than {MAX_FINAL_DIFF} points"
     return None
 
 

@@ -61,10 +61,40 @@ def test_bad_input_is_one_line_exit_2_and_verbose_shows_traceback(tmp_path: Path
     assert "Traceback (most recent call last)" in proc.stderr and "BadInput" in proc.stderr
 
 
-def test_usage_errors_exit_2(tmp_path: Path) -> None:
-    assert run_nbalife("--home", str(tmp_path), "data", "simulate").returncode == 2  # missing --out
-    assert run_nbalife("no-such-command").returncode == 2
-    assert run_nbalife("data", "simulate", "--out", "x.csv", "--games", "0").returncode == 2
+@pytest.mark.parametrize(("args", "message"), [
+    (("data", "simulate"), "error: Missing option '--out'."),
+    (("no-such-command",), "error: No such command 'no-such-command'."),
+    (("data", "simulate", "--out", "x.csv", "--games", "0"), "error: Invalid value for '--games'"),
+    (("train", "--until", "2023-02-30"), "error: Invalid value: '2023-02-30' is not a date"),
+    (("events", "--limit", "99999999999999999999"), "error: Invalid value for '--limit'"),
+])
+def test_usage_errors_are_one_line_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    proc = run_nbalife("--home", str(tmp_path), *args)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith(message) and proc.stderr.count("\n") == 1, proc.stderr
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("home-is-a-file", "cannot be used as a home"),
+    ("not-a-database", "file is not a database"),
+    ("bad-port", "invalid literal for int()"),
+    ("config-not-utf8", "cannot read config file"),
+    ("config-is-a-folder", "cannot read config file: Is a directory"),
+])
+def test_unusable_home_store_or_config_is_bad_input(tmp_path: Path, kind: str, message: str) -> None:
+    junk = tmp_path / "junk"
+    junk.write_bytes(b"\xff\xfe not a database, not UTF-8")
+    args = {
+        "home-is-a-file": ("--home", str(junk)),
+        "not-a-database": ("--home", str(tmp_path), "--db", f"sqlite:///{junk}"),
+        "bad-port": ("--home", str(tmp_path), "--db", "postgresql+psycopg://u:pw@host:notaport/db"),
+        "config-not-utf8": ("--home", str(tmp_path), "--config", str(junk)),
+        "config-is-a-folder": ("--home", str(tmp_path), "--config", str(tmp_path)),
+    }[kind]
+    proc = run_nbalife(*args, "db", "check")
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("error: ") and message in proc.stderr and proc.stderr.count("\n") == 1
+    assert junk.read_bytes().startswith(b"\xff\xfe not a database")
 
 
 def test_unreachable_database_exits_4_without_password(tmp_path: Path) -> None:

@@ -94,6 +94,8 @@ def test_reingest_updates_changed_game(cli_db, games_csv: Path) -> None:
         ("d7", "1_0", "not a number"),
         ("d7", "\uff11\uff15", "not a number"),  # full-width digits: float() takes them
         ("final_diff", "1_2", "not a number"),
+        ("final_diff", "1e300", "more than 150 points"),
+        ("final_diff", "9223372036854775808", "more than 150 points"),
     ],
 )
 def test_any_invalid_row_rejects_the_file(cli_db, games_csv: Path, column: str, value: str, reason: str) -> None:
@@ -267,3 +269,15 @@ def test_demo_runs_on_a_given_home(cli, home: Path) -> None:
     assert report["steps"]["predicted"].startswith("125 upcoming games logged")
     assert report["steps"]["outcomes"] == "125 predictions resolved"
     assert json.loads(cli("--json", "registry", "current").stdout)["version"] == "1.0.0"
+
+
+def test_rejects_file_may_not_be_the_input(cli, games_csv: Path) -> None:
+    damage(games_csv, 7, "d7", "abc")
+    before = games_csv.read_bytes()
+    result = cli("data", "ingest", str(games_csv), "--skip-invalid", "--rejects", str(games_csv))
+    assert result.exit_code == 2 and "is the input file" in result.stderr
+    assert games_csv.read_bytes() == before
+    missing = games_csv.parent / "no-such-folder" / "rejects.csv"
+    result = cli("data", "ingest", str(games_csv), "--skip-invalid", "--rejects", str(missing))
+    assert result.exit_code == 2 and "does not exist" in result.stderr
+    assert count_games(f"sqlite:///{cli.home / 'nbalife.db'}") == 0  # nothing ingested

@@ -155,6 +155,10 @@ def test_single_pattern_and_again(trained: Cli) -> None:
         ("0," + ",".join(["1"] * 17) + ",nan", "d18 = 'nan' is not a finite number"),
         ("0," + ",".join(["1"] * 17) + ",x", "d18 = 'x' is not a number"),
         ("3," + ",".join(["1"] * 18), "d0 = '3' must be 0"),
+        ("0," + ",".join(["1"] * 17) + ",1e30", "d18 = '1e30' changes by 1e+30 points in one minute"),
+        ("0," + ",".join(["1"] * 17) + ",20", "d18 = '20' changes by 19 points in one minute"),
+        ("0," + ",".join(["1"] * 17) + ",1.5", "d18 = '1.5' is not a whole number of points"),
+        ("0," + ",".join(["1"] * 17) + ",1_0", "d18 = '1_0' is not a number"),
     ],
 )
 def test_bad_patterns_exit_2_and_log_nothing(trained: Cli, pattern: str, message: str) -> None:
@@ -273,3 +277,39 @@ def test_train_device_option(cli, home: Path, season: dict[str, Path]) -> None:
         result = cli("train", "--games", str(season["history"]), "--device", "cuda")
         assert result.exit_code == 2
         assert "CUDA is not available" in result.stderr
+
+
+def test_blank_game_id_and_too_many_analogs_log_nothing(trained: Cli) -> None:
+    pattern = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
+    blank = trained("predict", "--game-id", "  ", "--pattern", pattern)
+    assert blank.exit_code == 2 and blank.stderr == "error: --game-id is empty\n"
+    many = trained("predict", "--game-id", "G1", "--pattern", pattern, "--explain", "100000")
+    assert many.exit_code == 2 and many.stderr.startswith("error: --explain 100000: the Dejavu database")
+    assert count_predictions(trained) == 0
+
+
+def test_output_over_the_input_is_refused(trained: Cli, season: dict[str, Path]) -> None:
+    before = season["patterns"].read_bytes()
+    result = trained("predict", "--input", str(season["patterns"]), "--output", str(season["patterns"]))
+    assert result.exit_code == 2 and "is the input file" in result.stderr
+    assert season["patterns"].read_bytes() == before and count_predictions(trained) == 0
+
+
+@pytest.mark.parametrize("value", ["abc", "", "inf"])
+def test_evaluate_names_a_bad_oracle_value(trained: Cli, season: dict[str, Path], tmp_path: Path,
+                                           value: str) -> None:
+    frame = pd.read_parquet(season["upcoming"]).astype({"oracle_d24": object})
+    frame.loc[4, "oracle_d24"] = value
+    bad = write_games(frame, tmp_path / "bad.csv")
+    result = trained("evaluate", "--input", str(bad))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {bad}: row 6 (game {frame.loc[4, 'game_id']}): column oracle_d24")
+    assert result.stderr.count("\n") == 1
+
+
+def test_train_out_over_a_file_fails_before_training(cli, home: Path, season: dict[str, Path]) -> None:
+    target = home / "not-a-folder"
+    target.write_text("keep")
+    result = cli("train", "--games", str(season["history"]), "--out", str(target))
+    assert result.exit_code == 2 and result.stderr == f"error: --out {target}: exists and is not a folder\n"
+    assert target.read_text() == "keep"

@@ -169,3 +169,16 @@ def test_rollback_without_history_is_bad_input(cli, artifacts: Path) -> None:
     result = cli("registry", "rollback")
     assert result.exit_code == 2 and result.stderr.startswith("error: ")
     assert cli("registry", "rollback", "9.9.9").exit_code == 2
+
+
+@pytest.mark.parametrize("kind", ["not-utf8", "folder"])
+def test_unreadable_metrics_file_registers_nothing(cli, artifacts: Path, tmp_path: Path, kind: str) -> None:
+    metrics = tmp_path / "metrics.json"
+    if kind == "folder":
+        metrics.mkdir()
+    else:
+        metrics.write_bytes(b"\xff\xfe{}")
+    result = cli("registry", "register", "--from", str(artifacts), "--metrics", str(metrics))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: {metrics}: cannot read metrics file")
+    assert json.loads(cli("--json", "registry", "list").stdout) == []

@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 
 import typer
 from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from nbalife import __version__
 from nbalife.cli import (
@@ -54,6 +55,24 @@ class NbalifeGroup(TyperGroup):
             flags = [a for a in args[:head] if a in GLOBAL_FLAGS]
             args = flags + [a for a in args[:head] if a not in GLOBAL_FLAGS] + args[head:]
         return super().parse_args(ctx, args)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):  # noqa: ANN001, ANN201
+        """Usage errors too are one line, ``error: …``, and exit 2."""
+        try:
+            result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except TyperException as exc:  # click's usage errors (typer >= 0.29 vendors click)
+            if not standalone_mode:
+                raise
+            typer.echo(f"error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            if not standalone_mode:
+                raise
+            typer.echo("error: aborted", err=True)
+            sys.exit(1)
+        if standalone_mode:
+            sys.exit(result if isinstance(result, int) else 0)
+        return result
 
     def invoke(self, ctx):  # noqa: ANN001, ANN201
         try:

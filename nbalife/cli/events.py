@@ -13,7 +13,7 @@ from nbalife.cli.runtime import runtime
 def events(
     ctx: typer.Context,
     kind: Annotated[Optional[str], typer.Option(help="Only this kind, e.g. promotion, rollback, ingest.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="How many, newest first.")] = 50,
+    limit: Annotated[int, typer.Option(min=1, max=1_000_000, help="How many, newest first.")] = 50,
 ) -> None:
     """The audit log: every check, ingest, registration, promotion and rollback."""
     from nbalife.services.events import recent

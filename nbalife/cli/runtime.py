@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from nbalife.errors import BadInput
+
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
@@ -53,7 +55,10 @@ class Runtime:
 
         database = self.settings.database
         if database.url is None:
-            self.home.mkdir(parents=True, exist_ok=True)
+            try:
+                self.home.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise BadInput(f"--home {self.home}: cannot be used as a home: {exc.strerror}") from None
         engine = make_engine(self.database_url, busy_timeout_s=database.busy_timeout_s,
                              connect_timeout_s=database.connect_timeout_s)
         init_schema(engine)

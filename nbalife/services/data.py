@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.games import load_games, read_frame, validate, write_games
+from nbalife.games import check_output, load_games, read_frame, validate, write_games
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
 from nbalife.store.games import SeasonSummary, read_games, summarize, upsert_games
@@ -45,6 +45,9 @@ def ingest(
     which loads the valid rows and writes the rejected ones with reasons to ``rejects_path``.
     """
     path = Path(path)
+    rejects = Path(rejects_path) if rejects_path else path.with_name(path.stem + ".rejects.csv")
+    if skip_invalid:
+        check_output(rejects, source=path)
     frame = read_frame(path)
     valid, rejections = validate(frame)
     if rejections and not skip_invalid:
@@ -54,8 +57,7 @@ def ingest(
     if rejections:
         import pandas as pd
 
-        written = rejects_path or path.with_name(path.stem + ".rejects.csv")
-        write_games(pd.DataFrame([r.__dict__ for r in rejections]), written)
+        written = write_games(pd.DataFrame([r.__dict__ for r in rejections]), rejects)
     with reachable(engine), engine.begin() as conn:
         counts = upsert_games(conn, valid, now)
         record_event(conn, "ingest", "ok", at=now, details={

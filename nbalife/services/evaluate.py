@@ -11,6 +11,7 @@ from nbalife.games import PATTERN_COLUMNS, load_games
 
 if TYPE_CHECKING:
     import numpy as np
+    import pandas as pd
 
     from nbalife.forecast.modelset import Forecasts
     from nbalife.services.models import LoadedModelSet
@@ -71,9 +72,21 @@ def evaluate(path: Path, loaded: LoadedModelSet) -> EvaluationResult:
         raise BadInput(f"{path}: no games to evaluate")
     patterns = frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
     result = loaded.models.predict(patterns)
-    oracle = None
-    if "oracle_d24" in frame.columns:
-        oracle = frame["oracle_d24"].astype(float).to_numpy()
+    oracle = _oracle(frame, Path(path)) if "oracle_d24" in frame.columns else None
     actual = frame["d24"].to_numpy(dtype=float)
     scores = score_forecasts(actual, patterns[:, -1].astype(float), result, oracle)
     return EvaluationResult(Path(path), loaded.version, len(frame), scores)
+
+
+def _oracle(frame: pd.DataFrame, path: Path) -> np.ndarray:
+    """The file's ``oracle_d24`` column as floats; a missing or non-finite value is bad input."""
+    import numpy as np
+    import pandas as pd
+
+    values = pd.to_numeric(frame["oracle_d24"], errors="coerce").to_numpy(dtype=float)
+    bad = np.flatnonzero(~np.isfinite(values))
+    if len(bad):
+        row = int(bad[0])
+        raise BadInput(f"{path}: row {row + 2} (game {frame['game_id'].iloc[row]}): column oracle_d24 = "
+                       f"{str(frame['oracle_d24'].iloc[row])!r}: not a finite number")
+    return values

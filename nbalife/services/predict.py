@@ -12,7 +12,15 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.games import PATTERN_COLUMNS, check_output, read_frame, validate, write_games
+from nbalife.games import (
+    MAX_MINUTE_CHANGE,
+    PATTERN_COLUMNS,
+    check_output,
+    parse_number,
+    read_frame,
+    validate,
+    write_games,
+)
 from nbalife.registry import Registry
 from nbalife.services.models import load_model_set
 from nbalife.store.engine import reachable
@@ -61,18 +69,24 @@ class PredictResult:
 
 def parse_pattern(game_id: str, text: str) -> list[float]:
     """``"0,2,-1,…"`` (19 numbers, d0..d18) as floats; bad input names the value."""
+    if not game_id.strip():
+        raise BadInput("--game-id is empty")
     parts = [p.strip() for p in text.split(",")]
     if len(parts) != len(PATTERN_COLUMNS):
         raise BadInput(f"--pattern for game {game_id} has {len(parts)} values, expected "
                        f"{len(PATTERN_COLUMNS)} (d0..d18)")
     values = []
     for column, part in zip(PATTERN_COLUMNS, parts):
-        try:
-            value = float(part)
-        except ValueError:
-            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a number") from None
+        value = parse_number(part)
+        if value is None:
+            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a number")
         if not math.isfinite(value):
             raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a finite number")
+        if value != int(value):
+            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a whole number of points")
+        if values and abs(value - values[-1]) > MAX_MINUTE_CHANGE:
+            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} changes by "
+                           f"{abs(value - values[-1]):g} points in one minute (more than {MAX_MINUTE_CHANGE})")
         values.append(value)
     if values[0] != 0:
         raise BadInput(f"--pattern for game {game_id}: d0 = {parts[0]!r} must be 0")
@@ -153,7 +167,7 @@ def predict_games(
     import numpy as np
 
     if output is not None:
-        check_output(output)
+        check_output(output, source=input_file)
     if input_file is not None:
         frame = read_patterns(input_file)
         ids, patterns = list(frame["game_id"]), frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
@@ -164,7 +178,15 @@ def predict_games(
     if explain and pattern is None:
         raise BadInput("--explain works with a single --game-id/--pattern")
     loaded = load_model_set(registry)
-    result = forecast(engine, loaded, ids, patterns, now=now, arm=arm, again=again)
-    if explain:
-        result = dataclasses.replace(result, analogs=loaded.models.dejavu.explain(patterns[0], explain))
+    analogs = _analogs(loaded, patterns[0], explain) if explain else []
+    result = dataclasses.replace(forecast(engine, loaded, ids, patterns, now=now, arm=arm, again=again),
+                                 analogs=analogs)
     return write_forecasts(result, output) if output is not None else result
+
+
+def _analogs(loaded: LoadedModelSet, pattern: np.ndarray, n: int) -> list[Analog]:
+    """The ``n`` nearest analog games of ``pattern``; more than the database holds is bad input."""
+    size = loaded.models.dejavu.n_patterns_
+    if n > size:
+        raise BadInput(f"--explain {n}: the Dejavu database of version {loaded.version} holds {size} games")
+    return loaded.models.dejavu.explain(pattern, n)

@@ -55,6 +55,8 @@ def read_metrics(path: Path | None) -> dict[str, Any]:
         data = json.loads(Path(path).read_text())
     except FileNotFoundError:
         raise BadInput(f"{path}: no such metrics file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"{path}: cannot read metrics file: {exc.strerror if isinstance(exc, OSError) else exc}") from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):

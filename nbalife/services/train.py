@@ -121,6 +121,8 @@ def train(
 
     from nbalife.forecast.modelset import ModelSet
 
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise BadInput(f"--out {out}: exists and is not a folder")
     started = time.perf_counter()
     params = model_params(settings)
     train_df, val_df, cal_df = time_splits(games, settings.training.validation_fraction,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
 
 from nbalife.errors import BadInput, Unreachable
 from nbalife.store import schema
@@ -43,7 +43,7 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: fl
         if url.startswith("postgresql"):
             return create_engine(url, pool_pre_ping=True,
                                  connect_args={"connect_timeout": int(connect_timeout_s)})
-    except (ArgumentError, NoSuchModuleError) as exc:
+    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
         raise BadInput(f"database URL {redact(url)!r}: {exc}") from None
     raise BadInput(f"database URL {redact(url)!r}: use sqlite:///PATH or postgresql+psycopg://…")
 
@@ -59,6 +59,8 @@ def reachable(engine: Engine) -> Iterator[None]:
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise Unreachable(f"database {redact(str(engine.url))} connection lost") from exc
+        if type(exc) is DatabaseError:  # e.g. SQLite: "file is not a database"
+            raise BadInput(f"database {redact(str(engine.url))}: {exc.orig}") from exc
         raise
 
 

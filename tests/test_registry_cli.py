@@ -182,3 +182,11 @@ def test_unreadable_metrics_file_registers_nothing(cli, artifacts: Path, tmp_pat
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {metrics}: cannot read metrics file")
     assert json.loads(cli("--json", "registry", "list").stdout) == []
+
+
+def test_gated_metric_that_is_not_a_number_is_refused(cli, artifacts: Path, tmp_path: Path) -> None:
+    metrics = tmp_path / "metrics.json"
+    metrics.write_text('{"mae": "abc", "coverage": 0.95}')
+    result = cli("registry", "register", "--from", str(artifacts), "--metrics", str(metrics))
+    assert result.exit_code == 2 and "metric mae = 'abc' is not a number" in result.stderr
+    assert json.loads(cli("--json", "registry", "list").stdout) == []

@@ -47,6 +47,9 @@ def ab_protected(engine: Engine) -> set[str]:
         return active_versions(conn)
 
 
+GATED_METRICS = ("mae", "coverage")
+
+
 def read_metrics(path: Path | None) -> dict[str, Any]:
     """A JSON object of metrics from ``--metrics FILE``."""
     if path is None:
@@ -61,6 +64,10 @@ def read_metrics(path: Path | None) -> dict[str, Any]:
         raise BadInput(f"{path}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadInput(f"{path}: expected a JSON object of metrics")
+    for key in GATED_METRICS:
+        value = data.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise BadInput(f"{path}: metric {key} = {value!r} is not a number (the promotion gate reads it)")
     return data
 
 

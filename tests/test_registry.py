@@ -310,6 +310,18 @@ def test_rollback_without_production(reg: Registry, src: Path) -> None:
         reg.rollback()
 
 
+def test_rollback_to_a_named_version_restores_a_lost_pointer(reg: Registry, src: Path) -> None:
+    reg.promote(add(reg, src))
+    reg.promote(add(reg, src))
+    reg.pointer.unlink()  # an operator deleted models/current
+    assert reg.current_version() is None
+    with pytest.raises(BadInput, match="nothing to roll back"):
+        reg.rollback()
+    switch = reg.rollback("1.0.0")
+    assert (switch.from_version, switch.to_version) == (None, "1.0.0")
+    assert reg.current_version() == "1.0.0" and reg.load_production().version == "1.0.0"
+
+
 # ------------------------------------------------------------- integrity
 
 

@@ -309,8 +309,8 @@ class Registry:
             parse_version(version)
         with self._mutation():
             current = self.current_version()
-            if current is None:
-                raise BadInput(f"nothing to roll back: {NO_PRODUCTION}")
+            if current is None and version is None:
+                raise BadInput(f"nothing to roll back: {NO_PRODUCTION}; name a version to restore")
             if version is None:
                 stack = self._production_stack(current)
                 if len(stack) < 2:

@@ -91,6 +91,9 @@ def read_frame(path: Path, *, require_future: bool = True) -> pd.DataFrame:
             frame = pd.read_parquet(path)
     except Exception as exc:  # pandas/pyarrow raise many types for unreadable files
         raise BadInput(f"{path}: cannot read {kind}: {str(exc).splitlines()[0]}") from exc
+    repeated = [c for c in GAME_COLUMNS if f"{c}.1" in frame.columns]  # pandas renames a CSV's repeats
+    if repeated:
+        raise BadInput(f"{path}: column {repeated[0]} appears more than once")
     required = ID_COLUMNS + (DIFF_COLUMNS if require_future else PATTERN_COLUMNS)
     missing = [c for c in required if c not in frame.columns]
     if missing:
@@ -103,9 +106,13 @@ def _id_reason(text: str) -> str | None:
 
 
 def _date_reason(text: str) -> str | None:
+    """None for ``YYYY-MM-DD``, alone or followed by a time (``T`` or a space)."""
+    text = text.strip()
     try:
-        dt.date.fromisoformat(text.strip()[:10])
+        dt.date.fromisoformat(text[:10])
     except ValueError:
+        return "not a valid ISO date (YYYY-MM-DD)"
+    if len(text) > 10 and text[10] not in "T ":
         return "not a valid ISO date (YYYY-MM-DD)"
     return None
 
@@ -279,6 +286,12 @@ def load_games(path: Path, *, require_future: bool = True) -> pd.DataFrame:
     return valid
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_games(frame: pd.DataFrame, path: Path) -> Path:
     """Write a frame atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
@@ -286,6 +299,7 @@ def write_games(frame: pd.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what a plain write would give
     try:
         if kind == "csv":
             frame.to_csv(tmp, index=False)

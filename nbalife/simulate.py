@@ -409,6 +409,8 @@ def simulate_season(n_games: int, *, season: str = "2023-24", seed: int = 0,
     per_day = rng.integers(1, p.max_games_per_day + 1, n)
     day = np.repeat(np.arange(n), per_day)[:n]
     start = start_date if start_date is not None else dt.date(first_year, 10, 24)
+    if np.datetime64(start, "D") + day[-1] > np.datetime64("9999-12-31"):
+        raise BadInput(f"{n} games from {start} run past 9999-12-31")
     dates = np.datetime_as_string(np.datetime64(start, "D") + day, unit="D")
     index = np.char.zfill(np.arange(n).astype(str), 6)
     frame = pd.DataFrame({

@@ -80,6 +80,7 @@ def test_usage_errors_are_one_line_exit_2(tmp_path: Path, args: tuple[str, ...],
     ("bad-port", "invalid literal for int()"),
     ("config-not-utf8", "cannot read config file"),
     ("config-is-a-folder", "cannot read config file: Is a directory"),
+    ("in-memory-sqlite", "an in-memory SQLite store keeps nothing"),
 ])
 def test_unusable_home_store_or_config_is_bad_input(tmp_path: Path, kind: str, message: str) -> None:
     junk = tmp_path / "junk"
@@ -90,6 +91,7 @@ def test_unusable_home_store_or_config_is_bad_input(tmp_path: Path, kind: str, m
         "bad-port": ("--home", str(tmp_path), "--db", "postgresql+psycopg://u:pw@host:notaport/db"),
         "config-not-utf8": ("--home", str(tmp_path), "--config", str(junk)),
         "config-is-a-folder": ("--home", str(tmp_path), "--config", str(tmp_path)),
+        "in-memory-sqlite": ("--home", str(tmp_path), "--db", "sqlite://"),
     }[kind]
     proc = run_nbalife(*args, "db", "check")
     assert proc.returncode == 2

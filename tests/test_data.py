@@ -88,6 +88,7 @@ def test_reingest_updates_changed_game(cli_db, games_csv: Path) -> None:
         ("d3", "inf", "not a finite number"),
         ("game_date", "2015-13-40", "not a valid ISO date"),
         ("game_date", "yesterday", "not a valid ISO date"),
+        ("game_date", "2015-11-01xyz", "not a valid ISO date"),
         ("home", "", "missing value"),
         ("game_id", "", "missing value"),
         ("final_diff", "x", "not a number"),
@@ -281,3 +282,23 @@ def test_rejects_file_may_not_be_the_input(cli, games_csv: Path) -> None:
     result = cli("data", "ingest", str(games_csv), "--skip-invalid", "--rejects", str(missing))
     assert result.exit_code == 2 and "does not exist" in result.stderr
     assert count_games(f"sqlite:///{cli.home / 'nbalife.db'}") == 0  # nothing ingested
+
+
+def test_a_repeated_csv_column_is_refused(cli, games_csv: Path) -> None:
+    lines = games_csv.read_text().splitlines()
+    doubled = games_csv.with_name("doubled.csv")
+    doubled.write_text("\n".join([lines[0] + ",d24"] + [line + ",99" for line in lines[1:]]) + "\n")
+    result = cli("data", "ingest", str(doubled))
+    assert result.exit_code == 2 and result.stderr == f"error: {doubled}: column d24 appears more than once\n"
+
+
+def test_written_files_get_the_usual_permissions(cli, games_csv: Path) -> None:
+    import os
+    import stat
+
+    assert cli("data", "ingest", str(games_csv)).exit_code == 0
+    out = games_csv.with_name("out.csv")
+    assert cli("data", "export", "--out", str(out)).exit_code == 0
+    mask = os.umask(0)
+    os.umask(mask)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask

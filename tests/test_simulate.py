@@ -203,6 +203,7 @@ def test_parse_drift_rejects(text: str, named: list[str]) -> None:
     ({"n_games": 10, "season": "2023-25"}, "2023-25"),
     ({"n_games": 10, "seed": -1}, "-1"),
     ({"n_games": 10, "start_date": "2023-10-24"}, "2023-10-24"),
+    ({"n_games": 1230, "start_date": dt.date(9999, 12, 1)}, "run past 9999-12-31"),
 ])
 def test_bad_input(kwargs: dict, named: str) -> None:
     n_games = kwargs.pop("n_games")

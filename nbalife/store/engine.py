@@ -30,6 +30,9 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: fl
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
+            if engine.url.database in (None, "", ":memory:"):
+                raise BadInput(f"database URL {url!r}: an in-memory SQLite store keeps nothing; "
+                               "use sqlite:///PATH")
 
             @event.listens_for(engine, "connect")
             def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from nbalife.errors import BadInput
+from nbalife.errors import BadInput, unreadable
 
 ENV_PREFIX = "NBALIFE_"
 
@@ -194,7 +194,7 @@ def _read_file(path: Path) -> dict:
     except FileNotFoundError:
         raise BadInput(f"{path}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read config file: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+        raise unreadable(path, "config file", exc) from None
     except yaml.YAMLError as exc:
         first = str(exc).replace("\n", " ")
         raise BadInput(f"{path}: invalid YAML: {first}") from None

@@ -15,6 +15,12 @@ class BadInput(NbalifeError):
     exit_code = 2
 
 
+def unreadable(path: object, what: str, exc: OSError | UnicodeDecodeError) -> BadInput:
+    """The BadInput for a file that exists but cannot be read as text."""
+    reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+    return BadInput(f"{path}: cannot read {what}: {reason}")
+
+
 class CheckFailed(NbalifeError):
     """A check found a problem: alert, degradation, drift, rejected candidate."""
 

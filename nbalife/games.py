@@ -128,6 +128,11 @@ def parse_number(text: str) -> float | None:
         return None
 
 
+def minute_change_reason(change: float) -> str:
+    """Why a differential that moved ``change`` points in one minute is refused."""
+    return f"changes by {change:g} points in one minute (more than {MAX_MINUTE_CHANGE})"
+
+
 def _points(text: str) -> tuple[float, str | None]:
     """A differential cell's value, or NaN and why it is not a whole number of points."""
     text = text.strip()
@@ -203,8 +208,7 @@ def _diff_reasons(texts: dict[str, np.ndarray],
         if previous is not None:
             change = np.abs(values - previous)
             for index in np.flatnonzero(valid & (change > MAX_MINUTE_CHANGE)):
-                reasons[index] = (f"changes by {float(change[index]):g} points in one minute "
-                                  f"(more than {MAX_MINUTE_CHANGE})")
+                reasons[index] = minute_change_reason(float(change[index]))
         previous = values
         yield column, reasons
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbalife.errors import BadInput
-from nbalife.games import PATTERN_COLUMNS, load_games
+from nbalife.games import PATTERN_COLUMNS, Rejection, load_games
 
 if TYPE_CHECKING:
     import numpy as np
@@ -87,6 +87,6 @@ def _oracle(frame: pd.DataFrame, path: Path) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(values))
     if len(bad):
         row = int(bad[0])
-        raise BadInput(f"{path}: row {row + 2} (game {frame['game_id'].iloc[row]}): column oracle_d24 = "
-                       f"{str(frame['oracle_d24'].iloc[row])!r}: not a finite number")
+        raise BadInput(Rejection(row + 2, str(frame["game_id"].iloc[row]), "oracle_d24",
+                                 str(frame["oracle_d24"].iloc[row]), "not a finite number").message(path))
     return values

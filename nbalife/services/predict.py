@@ -16,6 +16,7 @@ from nbalife.games import (
     MAX_MINUTE_CHANGE,
     PATTERN_COLUMNS,
     check_output,
+    minute_change_reason,
     parse_number,
     read_frame,
     validate,
@@ -85,8 +86,8 @@ def parse_pattern(game_id: str, text: str) -> list[float]:
         if value != int(value):
             raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} is not a whole number of points")
         if values and abs(value - values[-1]) > MAX_MINUTE_CHANGE:
-            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} changes by "
-                           f"{abs(value - values[-1]):g} points in one minute (more than {MAX_MINUTE_CHANGE})")
+            raise BadInput(f"--pattern for game {game_id}: {column} = {part!r} "
+                           f"{minute_change_reason(abs(value - values[-1]))}")
         values.append(value)
     if values[0] != 0:
         raise BadInput(f"--pattern for game {game_id}: d0 = {parts[0]!r} must be 0")

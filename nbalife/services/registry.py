@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from nbalife.config import Settings
-from nbalife.errors import BadInput, CheckFailed
+from nbalife.errors import BadInput, CheckFailed, unreadable
 from nbalife.locks import run_lock
 from nbalife.registry import Gate, Registry, RegistryEvent, VerifyReport
 from nbalife.store.abtests import active_versions
@@ -59,7 +59,7 @@ def read_metrics(path: Path | None) -> dict[str, Any]:
     except FileNotFoundError:
         raise BadInput(f"{path}: no such metrics file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise BadInput(f"{path}: cannot read metrics file: {exc.strerror if isinstance(exc, OSError) else exc}") from None
+        raise unreadable(path, "metrics file", exc) from None
     except json.JSONDecodeError as exc:
         raise BadInput(f"{path}: invalid JSON: {exc}") from None
     if not isinstance(data, dict):

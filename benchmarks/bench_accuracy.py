@@ -17,7 +17,7 @@ import numpy as np
 from benchmarks.common import print_table, write_json
 from nbalife.config import Settings
 from nbalife.forecast.modelset import ModelSet
-from nbalife.games import PATTERN_COLUMNS
+from nbalife.interchange import PATTERN_COLUMNS
 from nbalife.services.evaluate import score_forecasts
 from nbalife.services.train import train
 from nbalife.simulate import simulate_season

@@ -113,7 +113,7 @@ def tie_free_agreement(k: int, n: int = 100_000) -> dict[str, float]:
 def games_frame(diffs: np.ndarray, prefix: str) -> pd.DataFrame:
     import pandas as pd
 
-    from nbalife.games import DIFF_COLUMNS
+    from nbalife.interchange import DIFF_COLUMNS
 
     n = len(diffs)
     frame = pd.DataFrame(diffs.astype(np.int64), columns=DIFF_COLUMNS)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from benchmarks.common import print_table, write_json
 from nbalife.config import load_settings
-from nbalife.games import write_games
+from nbalife.interchange import write_games
 from nbalife.registry import Registry
 from nbalife.services.train import train
 from nbalife.simulate import simulate_season

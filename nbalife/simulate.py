@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.games import DIFF_COLUMNS, GAME_COLUMNS, MINUTES, PATTERN_MINUTES
+from nbalife.interchange import DIFF_COLUMNS, GAME_COLUMNS, MINUTES, PATTERN_MINUTES
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -11,7 +11,8 @@ import pytest
 from typer.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[1]
-REAL_GAMES = REPO.parent / "shared" / "data" / "nba_2015_16_early.csv"
+REAL_DATA = REPO / "data" / "nba"
+REAL_GAMES = REAL_DATA / "nba_2015_16_early.csv"
 BACKENDS = ["sqlite", "postgresql"]
 
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from nbalife.games import DIFF_COLUMNS, load_games, read_frame, validate
+from nbalife.interchange import DIFF_COLUMNS, load_games, read_frame, validate
 from nbalife.store import schema
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from sqlalchemy import func, select
 
-from nbalife.games import FUTURE_COLUMNS, load_games, write_games
+from nbalife.interchange import FUTURE_COLUMNS, load_games, write_games
 from nbalife.simulate import simulate_season
 from nbalife.store import schema
 from tests.conftest import Cli

@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 
 from nbalife.errors import BadInput
-from nbalife.games import DIFF_COLUMNS, GAME_COLUMNS, MAX_MINUTE_CHANGE, load_games, validate, write_games
+from nbalife.interchange import DIFF_COLUMNS, GAME_COLUMNS, MAX_MINUTE_CHANGE, load_games, validate, write_games
 from nbalife.simulate import TEAMS, Drift, SeasonStats, SimulationParams, parse_drift, simulate_season
 
-REAL_GAMES = Path(__file__).parents[2] / "shared/data/nba_2015_16_early.csv"
+REAL_GAMES = Path(__file__).resolve().parents[1] / "data" / "nba" / "nba_2015_16_early.csv"
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ def evaluate(
 ) -> None:
     """MAE, RMSE, bias, coverage and width of every model next to persistence and the oracle."""
     from nbalife.services.evaluate import evaluate as run
-    from nbalife.services.models import load_model_set
+    from nbalife.services.model_loading import load_model_set
     from nbalife.services.registry import open_registry
 
     rt = runtime(ctx)

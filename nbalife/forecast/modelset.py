@@ -83,7 +83,7 @@ class ModelSet:
     @classmethod
     def fit(cls, train: pd.DataFrame, validation: pd.DataFrame, calibration: pd.DataFrame,
             params: ModelSetParams | None = None, progress: Progress | None = None) -> ModelSet:
-        """Fit every part on its split (games frames in ``nbalife.games`` format).
+        """Fit every part on its split (games frames in ``nbalife.interchange`` format).
 
         ``progress(epoch, epochs, train_loss, val_loss)`` follows the LSTM's training.
         """

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.games import DIFF_COLUMNS, PATTERN_COLUMNS
+from nbalife.interchange import DIFF_COLUMNS, PATTERN_COLUMNS
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -51,7 +51,7 @@ class GameArrays:
 
 
 def to_arrays(frame: pd.DataFrame, *, require_target: bool = True) -> GameArrays:
-    """Convert a games frame (``nbalife.games`` format) into checked arrays.
+    """Convert a games frame (``nbalife.interchange`` format) into checked arrays.
 
     Without ``require_target``, ``y`` is None unless every game has its ``d24``.
     """

@@ -23,7 +23,7 @@ A version number, once registered, is never reused, even after gc.
 
 from nbalife.registry.core import NO_PRODUCTION, Registry
 from nbalife.registry.metadata import METADATA
-from nbalife.registry.model import (
+from nbalife.registry.records import (
     ChangeKind,
     DiffRow,
     FileEntry,

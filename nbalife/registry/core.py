@@ -18,7 +18,7 @@ from nbalife import __version__
 from nbalife.errors import BadInput, CheckFailed
 from nbalife.locks import file_lock
 from nbalife.registry import metadata, storage
-from nbalife.registry.model import (
+from nbalife.registry.records import (
     ChangeKind,
     DiffRow,
     FileEntry,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nbalife.errors import BadInput
-from nbalife.registry.model import ChangeKind, FileEntry, VersionInfo, is_version
+from nbalife.registry.records import ChangeKind, FileEntry, VersionInfo, is_version
 
 METADATA = "metadata.json"
 _SHA256 = re.compile(r"[0-9a-f]{64}")

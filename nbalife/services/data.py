@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.games import check_output, load_games, read_frame, validate, write_games
+from nbalife.interchange import check_output, load_games, read_frame, validate, write_games
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
 from nbalife.store.games import SeasonSummary, read_games, summarize, upsert_games

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nbalife.config import Settings
-from nbalife.games import FUTURE_COLUMNS, write_games
+from nbalife.interchange import FUTURE_COLUMNS, write_games
 from nbalife.services import data, evaluate, outcomes, predict, train
 from nbalife.services.evaluate import ModelScore
-from nbalife.services.models import load_model_set
+from nbalife.services.model_loading import load_model_set
 from nbalife.services.registry import open_registry
 from nbalife.store.engine import default_url, init_schema, make_engine
 from nbalife.store.games import SeasonSummary

@@ -7,14 +7,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbalife.errors import BadInput
-from nbalife.games import PATTERN_COLUMNS, Rejection, load_games
+from nbalife.interchange import PATTERN_COLUMNS, Rejection, load_games
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from nbalife.forecast.modelset import Forecasts
-    from nbalife.services.models import LoadedModelSet
+    from nbalife.services.model_loading import LoadedModelSet
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.games import (
+from nbalife.interchange import (
     MAX_MINUTE_CHANGE,
     PATTERN_COLUMNS,
     check_output,
@@ -23,7 +23,7 @@ from nbalife.games import (
     write_games,
 )
 from nbalife.registry import Registry
-from nbalife.services.models import load_model_set
+from nbalife.services.model_loading import load_model_set
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import Prediction, already_logged, log_predictions
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbalife.forecast.dejavu import Analog
-    from nbalife.services.models import LoadedModelSet
+    from nbalife.services.model_loading import LoadedModelSet
 
 ARMS = ("A", "B", "shadow")
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 from nbalife.config import Settings
 from nbalife.errors import BadInput, CheckFailed
-from nbalife.games import PATTERN_COLUMNS
+from nbalife.interchange import PATTERN_COLUMNS
 from nbalife.registry import ChangeKind, Gate, Registry
 from nbalife.services.evaluate import ModelScore, score_forecasts
 
@@ -175,7 +175,7 @@ def _register(registry: Registry, models: Any, metrics: dict, params: Any, split
 
 def load_training_games(engine: Any, path: Path | None, *, until: dt.date | None) -> pd.DataFrame:
     """Finished games from a file or the store, up to ``until`` (inclusive)."""
-    from nbalife.games import load_games
+    from nbalife.interchange import load_games
     from nbalife.store.engine import reachable
     from nbalife.store.games import read_games
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from sqlalchemy import Connection, func, select
 
-from nbalife.games import DIFF_COLUMNS, GAME_COLUMNS
+from nbalife.interchange import DIFF_COLUMNS, GAME_COLUMNS
 from nbalife.store import schema
 from nbalife.store.times import to_db_time
 from nbalife.store.upsert import upsert

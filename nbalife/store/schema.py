@@ -17,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import sqlite
 
-from nbalife.games import DIFF_COLUMNS
+from nbalife.interchange import DIFF_COLUMNS
 
 metadata = MetaData()
 

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nbalife.games import DIFF_COLUMNS, load_games
+from nbalife.interchange import DIFF_COLUMNS, load_games
 
-REAL_GAMES = Path(__file__).resolve().parents[3] / "shared" / "data" / "nba_2015_16_early.csv"
+REAL_GAMES = Path(__file__).resolve().parents[2] / "data" / "nba" / "nba_2015_16_early.csv"
 TEAMS = ["ATL", "BOS", "CHI", "DAL", "GSW", "LAL", "MIA", "NYK"]
 
 

@@ -45,7 +45,7 @@ def damage(path: Path, row: int, column: str, value: str) -> Path:
 def test_ingest_export_round_trip(cli_db, tmp_path: Path, real_games: Path, suffix: str) -> None:
     result = cli_db("--json", "data", "ingest", str(real_games))
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    [report] = json.loads(result.stdout)
     assert (report["rows"], report["inserted"], report["updated"], report["rejected"]) == (319, 319, 0, 0)
 
     out = tmp_path / f"export{suffix}"
@@ -59,7 +59,7 @@ def test_ingest_export_round_trip(cli_db, tmp_path: Path, real_games: Path, suff
         check_dtype=False,
     )
     # the exported file ingests again as pure updates
-    again = json.loads(cli_db("--json", "data", "ingest", str(out)).stdout)
+    [again] = json.loads(cli_db("--json", "data", "ingest", str(out)).stdout)
     assert (again["inserted"], again["updated"]) == (0, 319)
     assert count_games(cli_db.db_url) == 319
 
@@ -68,7 +68,7 @@ def test_reingest_updates_changed_game(cli_db, games_csv: Path) -> None:
     assert cli_db("data", "ingest", str(games_csv)).exit_code == 0
     damage(games_csv, 2, "final_diff", "99")
     result = cli_db("--json", "data", "ingest", str(games_csv))
-    assert json.loads(result.stdout)["updated"] == 40
+    assert json.loads(result.stdout)[0]["updated"] == 40
     out = games_csv.with_name("out.csv")
     cli_db("data", "export", "--out", str(out))
     exported = load_games(out).set_index("game_id")
@@ -197,7 +197,7 @@ def test_skip_invalid_loads_valid_rows_and_writes_rejects(cli_db, games_csv: Pat
     rejects = tmp_path / "rejected.csv"
     result = cli_db("--json", "data", "ingest", str(games_csv), "--skip-invalid", "--rejects", str(rejects))
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    [report] = json.loads(result.stdout)
     assert (report["inserted"], report["rejected"]) == (38, 2)
     rejected = pd.read_csv(rejects)
     assert list(rejected["row"]) == [3, 10]
@@ -248,7 +248,7 @@ def test_simulate_cli_is_deterministic_and_ingestible(cli, tmp_path: Path) -> No
     report = json.loads(result.stdout)
     assert report["games"] == 300 and report["oracle_mae"] < report["persistence_mae"]
     pd.testing.assert_frame_equal(pd.read_parquet(a), pd.read_parquet(b))
-    ingested = json.loads(cli("--json", "data", "ingest", str(a)).stdout)
+    [ingested] = json.loads(cli("--json", "data", "ingest", str(a)).stdout)
     assert (ingested["inserted"], ingested["rejected"]) == (300, 0)
 
 
@@ -257,19 +257,6 @@ def test_simulate_cli_rejects_bad_drift(cli, tmp_path: Path) -> None:
     result = cli("data", "simulate", "--games", "10", "--drift", "speed=2", "--out", str(out))
     assert result.exit_code == 2 and "speed" in result.stderr
     assert not out.exists()
-
-
-def test_demo_runs_on_a_given_home(cli, home: Path) -> None:
-    result = cli("--json", "demo", "--games", "500")
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
-    assert report["home"] == str(home.resolve())
-    assert report["seasons"][0]["games"] == 500
-    assert (home / "nbalife.db").is_file()
-    assert {s["model"] for s in report["scores"]} == {"ensemble", "dejavu", "lstm", "persistence", "oracle"}
-    assert report["steps"]["predicted"].startswith("125 upcoming games logged")
-    assert report["steps"]["outcomes"] == "125 predictions resolved"
-    assert json.loads(cli("--json", "registry", "current").stdout)["version"] == "1.0.0"
 
 
 def test_rejects_file_may_not_be_the_input(cli, games_csv: Path) -> None:
@@ -302,3 +289,38 @@ def test_written_files_get_the_usual_permissions(cli, games_csv: Path) -> None:
     mask = os.umask(0)
     os.umask(mask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o666 & ~mask
+
+
+def test_ingest_several_files_reports_each(cli_db, repo_data: Path) -> None:
+    files = [repo_data / "nba_2015_16_early.csv", repo_data / "nba_2020-21.csv"]
+    result = cli_db("--json", "data", "ingest", *map(str, files))
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout)
+    assert [(Path(r["file"]).name, r["inserted"]) for r in reports] == [
+        ("nba_2015_16_early.csv", 319), ("nba_2020-21.csv", 1080)]
+    assert count_games(cli_db.db_url) == 319 + 1080
+
+
+def test_ingest_rejected_second_file_keeps_the_first(cli_db, real_games: Path, games_csv: Path) -> None:
+    damage(games_csv, 3, "d5", "x")
+    result = cli_db("data", "ingest", str(real_games), str(games_csv))
+    assert result.exit_code == 2
+    message = result.stderr.strip()
+    assert len(message.splitlines()) == 1 and str(games_csv) in message
+    assert "nba_2015_16_early.csv (319 games)" in message
+    assert count_games(cli_db.db_url) == 319
+
+
+def test_ingest_missing_file_among_several_reads_nothing(cli, real_games: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nope.csv"
+    result = cli("data", "ingest", str(real_games), str(missing))
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {missing}: no such file"
+    summary = json.loads(cli("--json", "data", "summary").stdout)
+    assert summary == []
+
+
+def test_rejects_with_several_files_is_usage_error(cli, real_games: Path, games_csv: Path, tmp_path: Path) -> None:
+    result = cli("data", "ingest", str(real_games), str(games_csv), "--skip-invalid",
+                 "--rejects", str(tmp_path / "r.csv"))
+    assert result.exit_code == 2 and "--rejects" in result.stderr

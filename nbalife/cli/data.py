@@ -18,7 +18,7 @@ app = typer.Typer(help="Game data in the interchange format (CSV or Parquet).", 
 @app.command()
 def ingest(
     ctx: typer.Context,
-    file: Annotated[Path, typer.Argument(help="CSV or Parquet file of games.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV or Parquet files of games, loaded in order.")],
     skip_invalid: Annotated[
         bool, typer.Option(help="Load the valid rows; write rejected ones with reasons to --rejects.")
     ] = False,
@@ -26,12 +26,15 @@ def ingest(
         Optional[Path], typer.Option(help="Where --skip-invalid writes rejected rows (default FILE.rejects.csv).")
     ] = None,
 ) -> None:
-    """Validate every row and load the file in one transaction (re-ingest updates games)."""
-    from nbalife.services.data import ingest as run
+    """Validate and load each file in its own transaction (re-ingest updates games)."""
+    from nbalife.services.data import ingest_files
 
     rt = runtime(ctx)
-    result = run(rt.engine, file, now=rt.now(), skip_invalid=skip_invalid, rejects_path=rejects)
-    show(rt.json, result, key_values(f"Ingested {file}", result))
+    results = ingest_files(rt.engine, files, now=rt.now(), skip_invalid=skip_invalid, rejects_path=rejects)
+    show(rt.json, results, table(
+        "Ingested", ["file", "rows", "inserted", "updated", "rejected", "rejects file"],
+        [(r.file, r.rows, r.inserted, r.updated, r.rejected, r.rejects_file or "") for r in results],
+    ))
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
@@ -14,14 +15,25 @@ def demo(
     ctx: typer.Context,
     games: Annotated[int, typer.Option(min=500, help="Games in the simulated season (at least 500).")] = 1230,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    real: Annotated[bool, typer.Option("--real", help="Real NBA seasons instead of a simulated one.")] = False,
+    data_dir: Annotated[
+        Optional[Path], typer.Option("--data", help="Folder of the real seasons (default: the bundled data/nba).")
+    ] = None,
+    days: Annotated[
+        Optional[int], typer.Option(min=1, help="With --real: stop after this many game days of the last season.")
+    ] = None,
 ) -> None:
-    """The lifecycle on a simulated season in a fresh SQLite home (temp unless --home):
-    ingest, train, register, promote, predict, outcomes, evaluate."""
-    from nbalife.services.demo import run_demo
+    """The lifecycle on a fresh SQLite home (temp unless --home): ingest, train, register, promote,
+    predict, outcomes, evaluate. Simulated by default; --real trains on 2020-21 and 2021-22 and plays
+    2022-23 day by day."""
+    from nbalife.services.demo import BUNDLED_DATA, run_demo, run_real_demo
 
     rt = runtime(ctx)
-    result = run_demo(rt.home if rt.home_given else None, games=games, seed=seed, now=rt.now(),
-                      settings=rt.settings)
+    home = rt.home if rt.home_given else None
+    if real:
+        result = run_real_demo(home, data_dir or BUNDLED_DATA, now=rt.now(), settings=rt.settings, days=days)
+    else:
+        result = run_demo(home, games=games, seed=seed, now=rt.now(), settings=rt.settings)
     show(
         rt.json,
         result,
@@ -29,6 +41,6 @@ def demo(
         table("Games", ["season", "games", "first", "last", "d24 mean", "d24 sd"],
               [(r.season, r.games, r.first_date, r.last_date, r.halftime_mean, r.halftime_sd)
                for r in result.seasons]),
-        table("Forecasters on the upcoming games", ["model", "n", "MAE", "RMSE", "bias", "coverage", "width"],
+        table("Forecasters on the predicted games", ["model", "n", "MAE", "RMSE", "bias", "coverage", "width"],
               [(s.model, s.n, s.mae, s.rmse, s.bias, s.coverage, s.width) for s in result.scores]),
     )

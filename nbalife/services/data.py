@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
-from nbalife.interchange import check_output, load_games, read_frame, validate, write_games
+from nbalife.interchange import check_output, file_format, load_games, read_frame, validate, write_games
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
 from nbalife.store.games import SeasonSummary, read_games, summarize, upsert_games
@@ -64,6 +64,40 @@ def ingest(
             "file": str(path), "rows": len(frame), "inserted": counts.inserted,
             "updated": counts.updated, "rejected": len(rejections)})
     return IngestResult(path, len(frame), counts.inserted, counts.updated, len(rejections), written)
+
+
+def ingest_files(
+    engine: Engine,
+    paths: list[Path],
+    *,
+    now: dt.datetime,
+    skip_invalid: bool = False,
+    rejects_path: Path | None = None,
+) -> list[IngestResult]:
+    """Ingest several files in order, each in its own transaction.
+
+    Every file must exist and have a known format before the first is read. A rejected file
+    stops the run: the files before it stay loaded and the message names the rejected one.
+    """
+    paths = [Path(p) for p in paths]
+    if not paths:
+        raise BadInput("data ingest: no file given")
+    if rejects_path is not None and len(paths) > 1:
+        raise BadInput(f"--rejects {rejects_path}: takes one input file, got {len(paths)}")
+    for path in paths:
+        file_format(path)
+        if not path.is_file():
+            raise BadInput(f"{path}: no such file")
+    results: list[IngestResult] = []
+    for path in paths:
+        try:
+            results.append(ingest(engine, path, now=now, skip_invalid=skip_invalid, rejects_path=rejects_path))
+        except BadInput as exc:
+            if not results:
+                raise
+            loaded = ", ".join(f"{r.file.name} ({r.inserted + r.updated} games)" for r in results)
+            raise BadInput(f"{exc} [loaded before it: {loaded}]") from exc
+    return results
 
 
 @dataclass(frozen=True)

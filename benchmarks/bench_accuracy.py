@@ -18,7 +18,7 @@ from benchmarks.common import print_table, write_json
 from nbalife.config import Settings
 from nbalife.forecast.modelset import ModelSet
 from nbalife.interchange import PATTERN_COLUMNS
-from nbalife.services.evaluate import score_forecasts
+from nbalife.forecast.metrics import score_forecasts
 from nbalife.services.train import train
 from nbalife.simulate import simulate_season
 

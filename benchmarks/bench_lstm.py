@@ -1,93 +1,155 @@
-"""Benchmark LSTM training: wall time and games per second, by default 50,000 games x 20 epochs.
+"""Benchmark LSTM training, before and after, in one run, and the LSTM's inference.
 
-Games come from ``nbalife.simulate`` (training, validation and test seasons of different seeds).
-Early stopping is disabled (``patience = epochs``) so every epoch runs. Reports the epochs' wall
-times, games/second and the test MAE beside persistence and the simulator's oracle.
+Training: the same simulated games (by default 50,000 training games x 20 epochs; validation and
+test seasons of other seeds) are trained twice, early stopping off (``patience = epochs``):
 
-Prints a table and writes ``benchmarks/results/bench_lstm.json`` (``bench_lstm_cuda.json`` for
-``--device cuda``). Run: ``.venv/bin/python benchmarks/bench_lstm.py [--games N] [--epochs E]
-[--device cpu|cuda] [--threads T]``.
+- ``before``: the training loop as it was (``baseline_fit`` below): torch's default threads (one
+  per core), oneDNN's LSTM kernel, a gather of each batch by index, Adam one tensor at a time;
+- ``after``: ``LSTMForecaster.fit`` (``nbalife.forecast.lstm_torch``): one intra-op thread,
+  PyTorch's own LSTM kernel, one gather per epoch, fused Adam.
+
+Reported per way: wall and CPU seconds, seconds per epoch, validation and test MAE (points).
+Then the trained weights score the 10,000 test games and one game at a time by the numpy forward
+pass (what scoring uses) and by the torch network, with the largest difference between the two.
+
+Prints a table and writes ``benchmarks/results/bench_lstm.json``. Run:
+``.venv/bin/python -m benchmarks.bench_lstm [--games N] [--epochs E] [--batch-size B]
+[--skip-before]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
-from pathlib import Path
+from collections.abc import Callable
 
 import numpy as np
 import torch
+from torch import nn
 
-from nbalife.errors import BadInput
-from nbalife.forecast.lstm import LSTMForecaster
-from nbalife.forecast.patterns import to_arrays
+from benchmarks.common import print_table, write_json
+from nbalife.forecast.lstm import LSTMForecaster, _inputs
+from nbalife.forecast.lstm_numpy import forward
+from nbalife.forecast.lstm_torch import HUBER_DELTA, Network, network_from_weights
+from nbalife.forecast.patterns import LAST, to_arrays
 from nbalife.simulate import simulate_season
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--games", type=int, default=50_000)
     parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads")
+    parser.add_argument("--skip-before", action="store_true", help="time the new loop only")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
 
     train_frame = simulate_season(args.games, seed=1)
     val_frame = simulate_season(max(1000, args.games // 10), seed=2)
     test_frame = simulate_season(10_000, seed=3)
     train, val, test = (to_arrays(f) for f in (train_frame, val_frame, test_frame))
+    ways: dict[str, Callable[[LSTMForecaster, Callable[..., None]], None]] = {
+        "after": lambda model, progress: model.fit(train.X, train.moves, val.X, val.moves,
+                                                   progress=progress)}
+    if not args.skip_before:
+        ways = {"before": lambda model, progress: baseline_fit(model, train, val, progress),
+                **ways}
 
-    epoch_ends: list[float] = []
-    model = LSTMForecaster(epochs=args.epochs, patience=args.epochs, batch_size=args.batch_size,
-                           device=args.device)
-    start = time.perf_counter()
-    try:
-        model.fit(train.X, train.y, val.X, val.y,
-                  progress=lambda *_: epoch_ends.append(time.perf_counter()))
-    except BadInput as exc:
-        raise SystemExit(f"error: {exc}") from None
-    wall = time.perf_counter() - start
-    epochs_run = model.history_["epochs_run"]
-    epoch_seconds = np.diff([start, *epoch_ends])
+    rows, result = [], {"games": args.games, "validation_games": len(val), "epochs": args.epochs,
+                        "batch_size": args.batch_size, "ways": {}}
+    for way, fit in ways.items():
+        model = LSTMForecaster(epochs=args.epochs, patience=args.epochs,
+                               batch_size=args.batch_size)
+        ends: list[float] = []
+        threads = torch.get_num_threads()
+        start, cpu = time.perf_counter(), time.process_time()
+        fit(model, lambda *_: ends.append(time.perf_counter()))
+        wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        epoch_s = float(np.median(np.diff([start, *ends])))
+        figures = {"wall_s": wall, "cpu_s": cpu, "epoch_s_median": epoch_s,
+                   "caller_threads": threads,
+                   "val_mae": float(np.abs(val.y - model.predict(val.X)).mean()),
+                   "test_mae": float(np.abs(test.y - model.predict(test.X)).mean()),
+                   "best_epoch": model.history_["best_epoch"]}
+        result["ways"][way] = figures
+        rows.append((way, wall, cpu, epoch_s, figures["val_mae"], figures["test_mae"]))
+    if "before" in result["ways"]:
+        result["speedup_wall"] = result["ways"]["before"]["wall_s"] / result["ways"]["after"]["wall_s"]
+    result["test_mae_reference"] = {"persistence": float(np.abs(test.y - test.X[:, LAST]).mean()),
+                                    "oracle": float(np.abs(test.y - test_frame["oracle_d24"]).mean())}
+    result["inference"] = inference(model, test.X)
+    print_table(f"LSTM training, {args.games:,} games x {args.epochs} epochs, batch "
+                f"{args.batch_size}, {torch.get_num_threads()} torch threads by default",
+                ["way", "wall s", "cpu s", "s/epoch", "val MAE", "test MAE"], rows)
+    print_table("LSTM inference (numpy scores; torch for comparison)", ["figure", "value"],
+                list(result["inference"].items()))
+    write_json("bench_lstm", result)
 
-    def mae(forecast: np.ndarray) -> float:
-        return float(np.abs(test.y - forecast).mean())
 
-    result = {
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor(),
-                    "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                    "device": args.device,
-                    "gpu": torch.cuda.get_device_name() if args.device == "cuda" else None},
-        "games": args.games, "validation_games": len(val), "epochs_run": epochs_run,
-        "batch_size": args.batch_size,
-        "wall_s": wall, "games_per_s": args.games * epochs_run / wall,
-        "epoch_s": {"median": float(np.median(epoch_seconds)), "first": float(epoch_seconds[0])},
-        "best_epoch": model.history_["best_epoch"],
-        "best_val_loss": model.history_["best_val_loss"],
-        "test_mae": {"lstm": mae(model.predict(test.X)), "persistence": mae(test.X[:, 18]),
-                     "oracle": mae(test_frame["oracle_d24"].to_numpy())},
-    }
-    RESULTS.mkdir(exist_ok=True)
-    name = "bench_lstm" if args.device == "cpu" else f"bench_lstm_{args.device}"
-    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2) + "\n")
+def baseline_fit(model: LSTMForecaster, train: object, val: object,
+                 progress: Callable[..., None]) -> None:
+    """The training loop before this change, on the normalisation ``fit`` uses; sets the
+    model's ``weights_``, ``normalisation_`` and ``history_`` so it scores like a fitted one."""
+    X, moves, X_v, moves_v = train.X, train.moves, val.X, val.moves  # type: ignore[attr-defined]
+    scale, mean, sd = float(np.std(X[:, LAST])) or 1.0, float(moves.mean()), float(moves.std())
+    x, y = torch.from_numpy(_inputs(X, scale)), torch.from_numpy(((moves - mean) / sd).astype(np.float32))
+    x_val = torch.from_numpy(_inputs(X_v, scale))
+    y_val = torch.from_numpy(((moves_v - mean) / sd).astype(np.float32))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(model.seed)
+        network = Network(model.hidden_size, model.num_layers)
+    optimizer = torch.optim.Adam(network.parameters(), lr=model.learning_rate)
+    loss_fn = nn.HuberLoss(delta=HUBER_DELTA)
+    rng = np.random.default_rng(model.seed)
+    best, best_epoch, best_state = float("inf"), 0, None
+    for epoch in range(1, model.epochs + 1):
+        network.train()
+        order = torch.from_numpy(rng.permutation(len(x)))
+        total = torch.zeros(())
+        for start in range(0, len(x), model.batch_size):
+            batch = order[start:start + model.batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(network(x[batch]), y[batch])
+            loss.backward()
+            optimizer.step()
+            total += loss.detach() * len(batch)
+        network.eval()
+        with torch.inference_mode():
+            val_loss = float(loss_fn(network(x_val), y_val))
+        progress(epoch, model.epochs, float(total) / len(x), val_loss)
+        if val_loss < best:
+            best, best_epoch = val_loss, epoch
+            best_state = {k: v.detach().numpy().copy() for k, v in network.state_dict().items()}
+    model.weights_ = best_state
+    model.normalisation_ = {"input_scale": scale, "target_mean": mean, "target_sd": sd}
+    model.history_ = {"best_epoch": best_epoch, "best_val_loss": best}
 
-    print(f"LSTM training on {args.device} ({torch.get_num_threads()} threads), "
-          f"{args.games:,} games, batch {args.batch_size}")
-    print(f"{'epochs run':<24}{epochs_run:>12}")
-    print(f"{'wall time (s)':<24}{wall:>12.1f}")
-    print(f"{'s per epoch (median)':<24}{result['epoch_s']['median']:>12.2f}")
-    print(f"{'games / s':<24}{result['games_per_s']:>12,.0f}")
-    print(f"{'best epoch':<24}{result['best_epoch']:>12}")
-    for label, value in result["test_mae"].items():
-        print(f"{'test MAE ' + label:<24}{value:>12.3f}")
+
+def inference(model: LSTMForecaster, X: np.ndarray, repeats: int = 200) -> dict[str, float]:
+    """Rows per second on ``X`` and one-row p50 latency, numpy and torch (inference mode, the
+    threads set above), and the largest difference between their outputs."""
+    inputs = _inputs(X, model.normalisation_["input_scale"])
+    network = network_from_weights(model.weights_, model.hidden_size, model.num_layers)
+
+    def run_torch(batch: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return network(torch.from_numpy(batch)).numpy()
+
+    def run_numpy(batch: np.ndarray) -> np.ndarray:
+        return forward(model.weights_, batch, model.num_layers)
+
+    out: dict[str, float] = {}
+    for name, run in (("numpy", run_numpy), ("torch", run_torch)):
+        start = time.perf_counter()
+        run(inputs)
+        out[f"{name} rows/s"] = len(inputs) / (time.perf_counter() - start)
+        times = []
+        for row in inputs[:repeats]:
+            start = time.perf_counter()
+            run(row[None])
+            times.append(time.perf_counter() - start)
+        out[f"{name} 1 row p50 ms"] = 1e3 * float(np.median(times))
+    out["max |numpy - torch|"] = float(np.abs(run_numpy(inputs) - run_torch(inputs)).max())
+    return out
 
 
 if __name__ == "__main__":

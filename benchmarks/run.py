@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["bench_dejavu", "bench_lstm", "bench_accuracy", "bench_predict_cli"]
+BENCHMARKS = ["bench_dejavu", "bench_lstm", "bench_accuracy", "bench_predict_cli", "bench_metrics", "bench_abtest",
+              "bench_recalibration", "bench_retrain_gate"]
 
 
 def main() -> None:

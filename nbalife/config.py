@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from nbalife.errors import BadInput, unreadable
+from nbalife.errors import BadInput, quoted
+from nbalife.strict_yaml import read_config_file
+from nbalife.vocab import AGGREGATIONS, DEFAULT_K, DEVICES
 
 ENV_PREFIX = "NBALIFE_"
+MIN_TRAINING_SHARE = 0.2  # of the games, what the validation and calibration splits must leave
 
 
 def _range(low: float | None = None, high: float | None = None, *, nullable: bool = False) -> dict:
@@ -25,7 +28,7 @@ def _range(low: float | None = None, high: float | None = None, *, nullable: boo
 class DatabaseSettings:
     """Where the SQL store lives; None means ``sqlite:///<home>/nbalife.db``."""
 
-    url: str | None = field(default=None, metadata=_range(nullable=True))
+    url: str | None = field(default=None, metadata={**_range(nullable=True), "secret": True})
     busy_timeout_s: float = field(default=30.0, metadata=_range(0, 3600))
     connect_timeout_s: float = field(default=10.0, metadata=_range(1, 600))
 
@@ -50,16 +53,19 @@ class ConformalSettings:
     window_days: float = field(default=7.0, metadata=_range(1, 3650))
     recency_halflife_days: float | None = field(default=None, metadata=_range(0.1, 3650, nullable=True))
     aci_gamma: float = field(default=0.005, metadata=_range(0, 0.5))
+    method: str = field(default="split", metadata={"choices": ("split", "weighted", "aci")})
+    auto_apply: bool = False
 
 
 @dataclass(frozen=True)
 class DejavuSettings:
     """Analog forecaster and its pattern database."""
 
-    k: int = field(default=200, metadata=_range(1, 10000))
-    aggregation: str = field(default="median", metadata={"choices": ("median", "weighted")})
+    k: int = field(default=DEFAULT_K, metadata=_range(1, 10000))
+    aggregation: str = field(default="median", metadata={"choices": AGGREGATIONS})
     max_size: int = field(default=5000, metadata=_range(10, 10**8))
     update_every_days: float = field(default=7.0, metadata=_range(0, 3650))
+    auto_promote: bool = False
 
 
 @dataclass(frozen=True)
@@ -73,10 +79,24 @@ class LstmSettings:
     learning_rate: float = field(default=0.001, metadata=_range(1e-7, 1.0))
     patience: int = field(default=3, metadata=_range(1, 1000))
     seed: int = field(default=0, metadata=_range(0, 2**31 - 1))
-    device: str = field(default="cpu", metadata={"choices": ("cpu", "cuda", "auto")})
+    device: str = field(default="cpu", metadata={"choices": DEVICES})
     retrain_every_days: float = field(default=30.0, metadata=_range(0, 3650))
     min_new_games: int = field(default=100, metadata=_range(1, 10**7))
     min_improvement: float = field(default=0.1, metadata=_range(0, 100))
+    holdout_games: int = field(default=200, metadata=_range(10, 10**6))
+    degradation_margin: float = field(default=0.5, metadata=_range(0, 100))
+    degradation_days: float = field(default=30.0, metadata=_range(1, 3650))
+
+
+@dataclass(frozen=True)
+class DriftSettings:
+    """Input drift of recent games against production's training window."""
+
+    window_days: float = field(default=30.0, metadata=_range(1, 3650))
+    ks_pvalue: float = field(default=0.01, metadata=_range(1e-12, 0.5))
+    psi: float = field(default=0.2, metadata=_range(0, 100))
+    bins: int = field(default=10, metadata=_range(2, 100))
+    min_games: int = field(default=30, metadata=_range(2, 10**6))
 
 
 @dataclass(frozen=True)
@@ -91,10 +111,18 @@ class TrainingSettings:
 class AbtestSettings:
     """A/B tests with gradual rollout."""
 
-    min_improvement: float = field(default=0.5, metadata=_range(0, 100))
+    min_improvement: float = field(default=0.5, metadata=_range(0.01, 100))
     p_value: float = field(default=0.05, metadata=_range(1e-6, 0.5))
     stages: tuple[int, ...] = field(default=(10, 25, 50, 100), metadata={"percent_stages": True})
     min_games_per_stage: int = field(default=100, metadata=_range(1, 10**7))
+    min_stage_hours: float = field(default=24.0, metadata=_range(0, 24 * 365))
+    min_coverage: float = field(default=0.90, metadata=_range(0, 1))
+
+
+def _freeze_rule(text: str) -> None:
+    from nbalife.ops.freeze import parse_freeze
+
+    parse_freeze(text)
 
 
 @dataclass(frozen=True)
@@ -104,7 +132,28 @@ class RegistrySettings:
     keep_versions: int = field(default=5, metadata=_range(1, 1000))
     gate_max_mae: float = field(default=8.0, metadata=_range(0, 100))
     gate_min_coverage: float = field(default=0.90, metadata=_range(0, 1))
+    gate_min_improvement: float = field(default=0.0, metadata=_range(-100, 100))
+    gate_max_vs_persistence: float = field(default=2.0, metadata=_range(0, 100))
+    gate_games: int = field(default=300, metadata=_range(1, 10**6))
+    gate_min_games: int = field(default=50, metadata=_range(1, 10**6))
     lock_wait_s: float = field(default=10.0, metadata=_range(0, 3600))
+    freeze: str | None = field(default="19:00-01:00 America/New_York",
+                               metadata={**_range(nullable=True), "check": _freeze_rule})
+
+
+def _webhook_rule(url: str) -> None:
+    from nbalife.ops.notify import check_webhook
+
+    check_webhook(url)
+
+
+@dataclass(frozen=True)
+class NotifySettings:
+    """Who hears of findings (exit 1): a shell command fed the event as JSON, an HTTP webhook."""
+
+    command: str | None = field(default=None, metadata=_range(nullable=True))
+    webhook: str | None = field(default=None, metadata={**_range(nullable=True), "check": _webhook_rule})
+    timeout_s: float = field(default=10.0, metadata=_range(0.1, 300))
 
 
 @dataclass(frozen=True)
@@ -116,9 +165,11 @@ class Settings:
     conformal: ConformalSettings = ConformalSettings()
     dejavu: DejavuSettings = DejavuSettings()
     lstm: LstmSettings = LstmSettings()
+    drift: DriftSettings = DriftSettings()
     training: TrainingSettings = TrainingSettings()
     abtest: AbtestSettings = AbtestSettings()
     registry: RegistrySettings = RegistrySettings()
+    notify: NotifySettings = NotifySettings()
 
 
 @dataclass(frozen=True)
@@ -134,7 +185,12 @@ class LoadedSettings:
             values = getattr(self.settings, section.name)
             for item in dataclasses.fields(values):
                 key = f"{section.name}.{item.name}"
-                rows.append((key, getattr(values, item.name), self.sources[key]))
+                value = getattr(values, item.name)
+                if item.metadata.get("secret") and value is not None:
+                    from nbalife.store.engine import redact
+
+                    value = redact(value)
+                rows.append((key, value, self.sources[key]))
         return rows
 
 
@@ -144,7 +200,8 @@ def _coerce(key: str, spec: dataclasses.Field, raw: Any, origin: str) -> Any:
     kind = spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", str(spec.type))
 
     def fail(reason: str) -> BadInput:
-        return BadInput(f"{origin}: {key} = {raw!r}: {reason}")
+        shown = "<not shown: may hold a password>" if meta.get("secret") else quoted(raw)
+        return BadInput(f"{origin}: {key} = {shown}: {reason}")
 
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"null", "none", "~"}):
         if meta.get("nullable"):
@@ -168,7 +225,17 @@ def _coerce(key: str, spec: dataclasses.Field, raw: Any, origin: str) -> Any:
         choices = meta.get("choices")
         if choices and raw not in choices:
             raise fail(f"expected one of {', '.join(choices)}")
+        if meta.get("check"):
+            try:
+                meta["check"](raw)
+            except BadInput as exc:
+                raise fail(str(exc)) from None
         return raw
+    if base == "bool":
+        flag = {"true": True, "false": False}.get(str(raw).strip().lower())
+        if flag is None:
+            raise fail("expected true or false")
+        return flag
     if isinstance(raw, bool):
         raise fail(f"expected a {'whole ' if base == 'int' else ''}number")
     try:
@@ -184,25 +251,6 @@ def _coerce(key: str, spec: dataclasses.Field, raw: Any, origin: str) -> Any:
     if (low is not None and value < low) or (high is not None and value > high) or value != value:
         raise fail(f"out of range [{low}, {high}]")
     return value
-
-
-def _read_file(path: Path) -> dict:
-    import yaml
-
-    try:
-        data = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise BadInput(f"{path}: no such config file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise unreadable(path, "config file", exc) from None
-    except yaml.YAMLError as exc:
-        first = str(exc).replace("\n", " ")
-        raise BadInput(f"{path}: invalid YAML: {first}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadInput(f"{path}: expected a mapping of sections at the top level")
-    return data
 
 
 def load_settings(
@@ -223,16 +271,16 @@ def load_settings(
     def put(key: str, raw: Any, origin: str, source: str) -> None:
         section, _, item = key.partition(".")
         if section not in fields_of or item not in fields_of[section]:
-            raise BadInput(f"{origin}: unknown setting {key!r}")
+            raise BadInput(f"{origin}: unknown setting {quoted(key)}")
         values[section][item] = _coerce(key, fields_of[section][item], raw, origin)
         sources[key] = source
 
     if path is not None:
-        for section, body in _read_file(path).items():
+        for section, body in read_config_file(path).items():
             if section not in fields_of:
-                raise BadInput(f"{path}: unknown section {section!r}")
+                raise BadInput(f"{path}: unknown section {quoted(section)}")
             if not isinstance(body, dict):
-                raise BadInput(f"{path}: section {section!r} must be a mapping")
+                raise BadInput(f"{path}: section {quoted(section)} must be a mapping")
             for item, raw in body.items():
                 put(f"{section}.{item}", raw, str(path), f"file {path}")
     for name, raw in sorted(environ.items()):
@@ -244,7 +292,20 @@ def load_settings(
         if raw is not None:
             put(key, raw, "command line", "command line")
     settings = Settings(**{name: section_type(name)(**values[name]) for name in fields_of})
+    _check_together(settings, sources)
     return LoadedSettings(settings, sources)
+
+
+def _check_together(settings: Settings, sources: dict[str, str]) -> None:
+    """Rules across keys: the validation and calibration splits must leave games to train on."""
+    training = settings.training
+    left = 1 - training.validation_fraction - training.calibration_fraction
+    if left < MIN_TRAINING_SHARE - 1e-9:
+        keys = ("training.validation_fraction", "training.calibration_fraction")
+        origin = ", ".join(sorted({sources[k] for k in keys} - {"default"})) or "default"
+        raise BadInput(f"{origin}: training.validation_fraction + training.calibration_fraction = "
+                       f"{1 - left:g} leaves {max(left, 0):.0%} of the games to train on "
+                       f"(at least {MIN_TRAINING_SHARE:.0%})")
 
 
 def section_type(section: str) -> type:
@@ -263,6 +324,8 @@ def default_yaml() -> str:
             value = getattr(values, item.name)
             if value is None:
                 text = "null"
+            elif isinstance(value, bool):
+                text = str(value).lower()
             elif isinstance(value, tuple):
                 text = "[" + ", ".join(str(v) for v in value) + "]"
             else:

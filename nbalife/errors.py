@@ -37,3 +37,10 @@ class Unreachable(NbalifeError):
     """A dependency (the database) cannot be reached."""
 
     exit_code = 4
+
+
+def quoted(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to ``limit`` characters: a value named in a message stays on one line
+    and bounded, whatever its size."""
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else f"<{value.bit_length()}-bit integer>"
+    return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import os
-import tempfile
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from nbalife.errors import BadInput
+from nbalife.errors import BadInput, quoted
+from nbalife.files import check_output_path, write_atomic
 
 if TYPE_CHECKING:
     import numpy as np
@@ -33,7 +33,10 @@ MAX_MINUTE_CHANGE = 15
 MAX_FINAL_DIFF = 150  # points; the largest NBA final margin is 73
 _IDENTITIES = ("game_id", "season", "home", "away")  # checked for a missing value, in this order
 _MISSING = frozenset({"", "nan", "NaN", "None", "<NA>"})
+D0_REASON = "d0 must be 0 (the game starts level)"
 _T = TypeVar("_T")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ISO_TIME = re.compile(r"[0-9]{2}(:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?)?(Z|[+-][0-9]{2}:?[0-9]{2})?")
 
 
 @dataclass(frozen=True)
@@ -48,8 +51,8 @@ class Rejection:
 
     def message(self, path: Path) -> str:
         return (
-            f"{path}: row {self.row} (game {self.game_id or '?'}): "
-            f"column {self.column} = {self.value!r}: {self.reason}"
+            f"{path}: row {self.row} (game {quoted(self.game_id)[1:-1] if self.game_id else '?'}): "
+            f"column {self.column} = {quoted(self.value)}: {self.reason}"
         )
 
 
@@ -63,17 +66,12 @@ def file_format(path: Path) -> str:
     raise BadInput(f"{path}: unknown file type {suffix!r} (use .csv or .parquet)")
 
 
-def check_output(path: Path, *, source: Path | None = None) -> None:
-    """Bad input unless ``path`` can take a games file: a known suffix, in an existing folder,
-    and not the ``source`` file being read."""
-    path = Path(path)
-    file_format(path)
-    if source is not None and path.resolve() == Path(source).resolve():
-        raise BadInput(f"{path}: is the input file; write to another file")
-    if not path.parent.is_dir():
-        raise BadInput(f"{path}: folder {path.parent} does not exist")
-    if path.is_dir():
-        raise BadInput(f"{path}: is a folder, not a file")
+def check_output(path: Path, *, source: Path | None = None, option: str | None = None) -> None:
+    """Bad input unless ``path`` can take a games file: a known suffix, then the checks every
+    output path gets (``files.check_output_path``: an existing folder, not a folder itself, not
+    the ``source`` file being read)."""
+    file_format(Path(path))
+    check_output_path(path, option=option, source=source)
 
 
 def read_frame(path: Path, *, require_future: bool = True) -> pd.DataFrame:
@@ -105,16 +103,26 @@ def _id_reason(text: str) -> str | None:
     return "missing value" if not text.strip() or text in {"nan", "None"} else None
 
 
-def _date_reason(text: str) -> str | None:
-    """None for ``YYYY-MM-DD``, alone or followed by a time (``T`` or a space)."""
+def parse_game_date(text: str) -> dt.date | None:
+    """The date of ``YYYY-MM-DD`` (ASCII digits), alone or followed by ``T`` or a space and an ISO
+    time (``2023-11-02T19:30:00-04:00``); None for anything else, trailing words included."""
     text = text.strip()
+    if not _ISO_DATE.fullmatch(text[:10]):
+        return None
     try:
-        dt.date.fromisoformat(text[:10])
+        day = dt.date.fromisoformat(text[:10])
+        if len(text) > 10 and (text[10] not in "T " or not _ISO_TIME.fullmatch(text[11:])):
+            return None
+        if len(text) > 10:
+            dt.datetime.fromisoformat(text)
     except ValueError:
-        return "not a valid ISO date (YYYY-MM-DD)"
-    if len(text) > 10 and text[10] not in "T ":
-        return "not a valid ISO date (YYYY-MM-DD)"
-    return None
+        return None
+    return day
+
+
+def _date_reason(text: str) -> str | None:
+    """None for a ``parse_game_date`` date."""
+    return None if parse_game_date(text) is not None else "not a valid ISO date (YYYY-MM-DD)"
 
 
 def parse_number(text: str) -> float | None:
@@ -146,6 +154,22 @@ def _points(text: str) -> tuple[float, str | None]:
     if value != int(value):
         return math.nan, "not a whole number of points"
     return value, None
+
+
+def pattern_values(texts: list[str], where: str) -> list[float]:
+    """``d0..d18`` from their texts by ``validate``'s rules, or BadInput naming ``where``, the
+    first failing column, its text and the reason (one game's ``_diff_reasons``)."""
+    values: list[float] = []
+    for column, text in zip(PATTERN_COLUMNS, texts, strict=True):
+        value, reason = _points(text)
+        if reason is None and column == "d0" and value != 0:
+            reason = D0_REASON
+        if reason is None and values and abs(value - values[-1]) > MAX_MINUTE_CHANGE:
+            reason = minute_change_reason(abs(value - values[-1]))
+        if reason is not None:
+            raise BadInput(f"{where}: {column} = {quoted(text)}: {reason}")
+        values.append(value)
+    return values
 
 
 def _final_reason(text: str) -> str | None:
@@ -204,7 +228,7 @@ def _diff_reasons(texts: dict[str, np.ndarray],
         reasons = np.array([reason for _, reason in parsed], dtype=object)[codes]
         valid = np.array([reason is None for _, reason in parsed], dtype=bool)[codes]
         if column == "d0":
-            reasons[valid & (values != 0)] = "d0 must be 0 (the game starts level)"
+            reasons[valid & (values != 0)] = D0_REASON
         if previous is not None:
             change = np.abs(values - previous)
             for index in np.flatnonzero(valid & (change > MAX_MINUTE_CHANGE)):
@@ -290,27 +314,9 @@ def load_games(path: Path, *, require_future: bool = True) -> pd.DataFrame:
     return valid
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_games(frame: pd.DataFrame, path: Path) -> Path:
     """Write a frame atomically (temporary file in the same folder, then rename)."""
     path = Path(path)
-    kind = file_format(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 is not what a plain write would give
-    try:
-        if kind == "csv":
-            frame.to_csv(tmp, index=False)
-        else:
-            frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    if file_format(path) == "csv":
+        return write_atomic(path, lambda tmp: frame.to_csv(tmp, index=False))
+    return write_atomic(path, lambda tmp: frame.to_parquet(tmp, index=False))

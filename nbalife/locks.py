@@ -17,7 +17,7 @@ from typing import Iterator
 
 from sqlalchemy import Engine, text
 
-from nbalife.errors import LockHeld
+from nbalife.errors import BadInput, LockHeld
 
 POLL_S = 0.05
 
@@ -33,8 +33,11 @@ def _wait(try_once, name: str, wait_s: float) -> None:  # noqa: ANN001
 @contextmanager
 def file_lock(path: Path, wait_s: float = 0.0) -> Iterator[None]:
     """Hold an exclusive ``flock`` on ``path``; after ``wait_s`` seconds raise LockHeld."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:  # e.g. ``locks`` is a file, the lock file a folder, no permission
+        raise BadInput(f"lock {path}: cannot be used as a lock file: {exc.strerror}") from None
 
     def try_once() -> bool:
         try:

@@ -14,6 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 REAL_DATA = REPO / "data" / "nba"
 REAL_GAMES = REAL_DATA / "nba_2015_16_early.csv"
 BACKENDS = ["sqlite", "postgresql"]
+# The live-game freeze (default: evenings in New York) would make promotions wait depending on
+# when the suite runs; tests of the freeze set their own window and clock.
+os.environ["NBALIFE_REGISTRY__FREEZE"] = "none"
 
 
 @pytest.fixture(scope="session")
@@ -57,20 +60,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'nbalife.db'}"
     url = request.getfixturevalue("pg_url")
     from nbalife.store.engine import make_engine
-    from nbalife.store.schema import metadata
 
     engine = make_engine(url)
-    metadata.drop_all(engine)
+    drop_store(engine)
     engine.dispose()
     return url
 
 
+def drop_store(engine) -> None:  # noqa: ANN001
+    """Drop every table of the store, the schema revision (``alembic_version``) included."""
+    from sqlalchemy import text
+
+    from nbalife.store.schema import metadata
+
+    metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
+
+
 @pytest.fixture
 def engine(db_url: str):  # noqa: ANN201
-    from nbalife.store.engine import init_schema, make_engine
+    """A store at the code's revision, built through the same path as every command."""
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
 
     engine = make_engine(db_url)
-    init_schema(engine)
+    open_store(engine)
     yield engine
     engine.dispose()
 
@@ -121,7 +136,7 @@ def real_games() -> Path:
 
 
 TINY_MODELS = {"lstm.hidden_size": 4, "lstm.num_layers": 1, "lstm.epochs": 2, "lstm.patience": 1,
-               "dejavu.k": 20}
+               "dejavu.k": 20, "registry.freeze": "none"}
 
 
 @pytest.fixture(scope="session")

@@ -14,10 +14,11 @@ from nbalife.store import schema
 
 
 def count_games(url: str) -> int:
-    from nbalife.store.engine import init_schema, make_engine
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
 
     engine = make_engine(url)
-    init_schema(engine)
+    open_store(engine)
     with engine.connect() as conn:
         n = conn.execute(select(func.count()).select_from(schema.games)).scalar_one()
     engine.dispose()

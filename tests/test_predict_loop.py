@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from nbalife.interchange import FUTURE_COLUMNS, load_games, write_games
 from nbalife.simulate import simulate_season
 from nbalife.store import schema
-from tests.conftest import Cli
+from tests.conftest import Cli, run_nbalife
 
 FAST = "lstm:\n  epochs: 3\n  hidden_size: 16\n  num_layers: 1\n  patience: 2\ndejavu:\n  k: 20\n"
 
@@ -47,12 +47,11 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory, season: dict[str,
 
 @pytest.fixture
 def trained(tmp_path: Path, trained_template: Path, db_url: str, season: dict[str, Path]) -> Cli:
-    """A copy of the trained home, on each backend (the PostgreSQL store gets the history too)."""
+    """A copy of the trained home, on each backend (the fresh store gets the history too)."""
     home = tmp_path / "home"
     shutil.copytree(trained_template, home, symlinks=True)
     cli = Cli(home, db_url)
-    if db_url.startswith("postgresql"):
-        assert cli("data", "ingest", str(season["history"])).exit_code == 0
+    assert cli("data", "ingest", str(season["history"])).exit_code == 0
     return cli
 
 
@@ -74,7 +73,8 @@ def test_train_records_splits_and_metrics(trained_template: Path) -> None:
     cli = Cli(trained_template)
     info = json.loads(cli("--json", "registry", "show", "1.0.0").stdout)
     assert {f["name"] for f in info["files"]} == {
-        "dejavu.npz", "dejavu.json", "lstm.pt", "lstm.json", "conformal.json", "ensemble.json"}
+        "dejavu.npz", "dejavu.json", "lstm.npz", "lstm.json", "conformal.json", "ensemble.json",
+        "ratings.json", "context.json"}
     metrics = info["metrics"]
     assert 0.8 < metrics["coverage"] <= 1.0
     assert 2.0 < metrics["mae"] < 8.0
@@ -108,7 +108,8 @@ def test_full_loop(trained: Cli, season: dict[str, Path], tmp_path: Path) -> Non
 
     evaluation = json.loads(trained("--json", "evaluate", "--input", str(season["upcoming"])).stdout)
     scores = {s["model"]: s for s in evaluation["scores"]}
-    assert set(scores) == {"ensemble", "dejavu", "lstm", "persistence", "oracle"}
+    assert set(scores) == {"ensemble", "dejavu", "lstm", "context", "persistence", "oracle"}
+    assert evaluation["context"] == {"ratings": 150}
     assert 0.85 <= scores["ensemble"]["coverage"] <= 1.0
     assert scores["ensemble"]["mae"] < 1.2 * scores["persistence"]["mae"]
 
@@ -152,13 +153,14 @@ def test_single_pattern_and_again(trained: Cli) -> None:
     [
         ("0,1,2", "has 3 values, expected 19"),
         (",".join(["0"] * 20), "has 20 values, expected 19"),
-        ("0," + ",".join(["1"] * 17) + ",nan", "d18 = 'nan' is not a finite number"),
-        ("0," + ",".join(["1"] * 17) + ",x", "d18 = 'x' is not a number"),
-        ("3," + ",".join(["1"] * 18), "d0 = '3' must be 0"),
-        ("0," + ",".join(["1"] * 17) + ",1e30", "d18 = '1e30' changes by 1e+30 points in one minute"),
-        ("0," + ",".join(["1"] * 17) + ",20", "d18 = '20' changes by 19 points in one minute"),
-        ("0," + ",".join(["1"] * 17) + ",1.5", "d18 = '1.5' is not a whole number of points"),
-        ("0," + ",".join(["1"] * 17) + ",1_0", "d18 = '1_0' is not a number"),
+        ("0," + ",".join(["1"] * 17) + ",nan", "game G9: d18 = 'nan': missing value"),
+        ("0," + ",".join(["1"] * 17) + ",inf", "d18 = 'inf': not a finite number"),
+        ("0," + ",".join(["1"] * 17) + ",x", "d18 = 'x': not a number"),
+        ("3," + ",".join(["1"] * 18), "d0 = '3': d0 must be 0 (the game starts level)"),
+        ("0," + ",".join(["1"] * 17) + ",1e30", "d18 = '1e30': changes by 1e+30 points in one minute"),
+        ("0," + ",".join(["1"] * 17) + ",20", "d18 = '20': changes by 19 points in one minute"),
+        ("0," + ",".join(["1"] * 17) + ",1.5", "d18 = '1.5': not a whole number of points"),
+        ("0," + ",".join(["1"] * 17) + ",1_0", "d18 = '1_0': not a number"),
     ],
 )
 def test_bad_patterns_exit_2_and_log_nothing(trained: Cli, pattern: str, message: str) -> None:
@@ -207,7 +209,7 @@ def test_empty_input_writes_the_header(trained: Cli, season: dict[str, Path], tm
     out = tmp_path / "forecasts.csv"
     result = trained("predict", "--input", str(empty), "--output", str(out))
     assert result.exit_code == 0, result.output
-    assert out.read_text().splitlines() == ["game_id,forecast,lower,upper,dejavu,lstm,d18,version,arm,logged"]
+    assert out.read_text().splitlines() == ["game_id,forecast,lower,upper,dejavu,lstm,d18,version,arm,logged,context,context_forecast"]
     assert count_predictions(trained) == 0
 
 
@@ -219,14 +221,14 @@ def test_no_production_model_yet(cli, season: dict[str, Path]) -> None:
 
 
 def test_corrupt_artifact_is_refused(trained: Cli, season: dict[str, Path]) -> None:
-    target = trained.home / "model_registry" / "1.0.0" / "lstm.pt"
+    target = trained.home / "model_registry" / "1.0.0" / "lstm.npz"
     target.parent.chmod(0o755)
     target.chmod(0o644)
     data = bytearray(target.read_bytes())
     data[len(data) // 2] ^= 0x01
     target.write_bytes(bytes(data))
     result = trained("predict", "--input", str(season["patterns"]))
-    assert result.exit_code == 2 and "lstm.pt" in result.stderr
+    assert result.exit_code == 2 and "lstm.npz" in result.stderr
     assert count_predictions(trained) == 0
 
 
@@ -313,3 +315,46 @@ def test_train_out_over_a_file_fails_before_training(cli, home: Path, season: di
     result = cli("train", "--games", str(season["history"]), "--out", str(target))
     assert result.exit_code == 2 and result.stderr == f"error: --out {target}: exists and is not a folder\n"
     assert target.read_text() == "keep"
+
+
+def test_scoring_commands_never_import_torch(trained_template: Path, tmp_path: Path,
+                                             season: dict[str, Path]) -> None:
+    """``predict`` and ``evaluate`` run the LSTM in numpy: torch is never imported."""
+    home = tmp_path / "home"
+    shutil.copytree(trained_template, home, symlinks=True)
+    pattern = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
+    for command in (["predict", "--game-id", "X1", "--pattern", pattern],
+                    ["evaluate", "--input", str(season["upcoming"])]):
+        proc = run_nbalife("--home", str(home), *command, env={"PYTHONPROFILEIMPORTTIME": "1"})
+        assert proc.returncode == 0, proc.stderr
+        imported = {line.split("|")[-1].strip() for line in proc.stderr.splitlines()
+                    if line.startswith("import time:")}
+        assert "nbalife.forecast.lstm" in imported and "numpy" in imported
+        assert not {name for name in imported if name.split(".")[0] == "torch"}
+
+
+@pytest.mark.parametrize("weights", ["lstm.npz", "lstm.pt"])
+def test_lstm_weights_that_do_not_fit_lstm_json_exit_2(trained: Cli, season: dict[str, Path],
+                                                      tmp_path: Path, weights: str) -> None:
+    """A registered set (checksums fine) whose weights do not fit its recorded hidden size:
+    the numpy path (lstm.npz) and the torch path (a legacy lstm.pt) both name file and tensor."""
+    import numpy as np
+
+    folder = tmp_path / "mismatched"
+    shutil.copytree(trained.home / "model_registry" / "1.0.0", folder)
+    (folder / "metadata.json").unlink()
+    meta = json.loads((folder / "lstm.json").read_text())
+    meta["params"]["hidden_size"] = 12  # trained with 16
+    (folder / "lstm.json").write_text(json.dumps(meta))
+    if weights == "lstm.pt":
+        import torch
+
+        with np.load(folder / "lstm.npz") as npz:
+            torch.save({name: torch.from_numpy(npz[name]) for name in npz.files}, folder / "lstm.pt")
+        (folder / "lstm.npz").unlink()
+    registered = trained("--json", "registry", "register", "--from", str(folder), "--version", "7.0.0")
+    assert registered.exit_code == 0, registered.output
+    result = trained("evaluate", "--input", str(season["upcoming"]), "--version", "7.0.0")
+    assert result.exit_code == 2
+    assert f"7.0.0/{weights}: tensor lstm.weight_ih_l0 has shape (64, 2), lstm.json " \
+           "(hidden_size=12, num_layers=1) needs (48, 2)" in result.stderr

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nbalife.errors import BadInput, CheckFailed, LockHeld
 from nbalife.registry import (
@@ -25,6 +27,7 @@ from nbalife.registry import (
     Registry,
     RegistryEvent,
     Status,
+    Verdict,
     next_version,
 )
 
@@ -120,7 +123,7 @@ def test_register_from_a_mapping_with_parent_defaulting_to_production(reg: Regis
     info = reg.register({"conformal.json": src / "conformal.json"}, "recalibration", description="recal")
     assert (info.version, info.parent) == ("1.0.1", "1.0.0")
     assert [f.name for f in info.files] == ["conformal.json"]
-    assert reg.register(src, "manual", parent="1.0.1").parent == "1.0.1"
+    assert reg.register(src, "manual", base="1.0.1").parent == "1.0.1"
 
 
 def test_next_version_rules(reg: Registry, src: Path) -> None:
@@ -131,6 +134,44 @@ def test_next_version_rules(reg: Registry, src: Path) -> None:
     assert next_version(["1.9.0", "1.10.0", "1.2.0"], ChangeKind.RECALIBRATION) == "1.10.1"  # semver, not text
     assert next_version([], ChangeKind.MANUAL) == "1.0.0"
     assert reg.versions() == ["2.0.0", "1.10.0", "1.2.0", "1.1.1", "1.1.0", "1.0.1", "1.0.0"]
+
+
+def test_versions_follow_their_lineage(reg: Registry, src: Path) -> None:
+    """A new version derives from its base (production by default); a taken number moves on at
+    its level; the parent is recorded."""
+    for version in ("1.2.0", "1.3.0"):
+        add(reg, src, version=version)
+    reg.promote("1.2.0")
+    recalibrated = reg.register(src, ChangeKind.RECALIBRATION)
+    assert (recalibrated.version, recalibrated.parent) == ("1.2.1", "1.2.0")
+    assert add(reg, src, "recalibration") == "1.2.2"  # 1.2.1 is taken
+    retrained = reg.register(src, ChangeKind.LSTM_RETRAIN)
+    assert (retrained.version, retrained.parent) == ("1.4.0", "1.2.0")  # 1.3.0 is taken
+    assert add(reg, src, "dejavu_update") == "1.5.0"
+    assert reg.register(src, ChangeKind.TRAIN).version == "2.0.0"
+    assert add(reg, src, "manual") == "3.0.0"
+    on_candidate = reg.register(src, "recalibration", base="1.3.0")
+    assert (on_candidate.version, on_candidate.parent) == ("1.3.1", "1.3.0")
+    assert reg.show("1.2.2").parent == "1.2.0" and reg.show("1.3.1").kind is ChangeKind.RECALIBRATION
+    reg.gc(keep=0, protected={"1.2.0"})  # deletes every other number, which stays taken
+    assert add(reg, src, "recalibration") == "1.2.3" and add(reg, src, "lstm_retrain") == "1.6.0"
+    with pytest.raises(BadInput, match=r"parent version 1\.2\.1 is not registered"):
+        add(reg, src, "recalibration", base="1.2.1")
+
+
+@given(
+    used=st.sets(st.tuples(*[st.integers(0, 4)] * 3), max_size=30),
+    base=st.tuples(*[st.integers(0, 4)] * 3),
+    kind=st.sampled_from(list(ChangeKind)),
+)
+def test_next_version_is_free_and_moves_only_its_level(used: set, base: tuple, kind: ChangeKind) -> None:
+    names = {".".join(map(str, v)) for v in used}
+    new = tuple(int(p) for p in next_version(names, kind, ".".join(map(str, base))).split("."))
+    level = kind.level
+    assert new not in used and new[:level] == base[:level] and new[level] > base[level]
+    assert all(p == 0 for p in new[level + 1:])
+    skipped = [base[:level] + (n,) + (0,) * (2 - level) for n in range(base[level] + 1, new[level])]
+    assert all(v in used for v in skipped)  # the first free number at that level
 
 
 def test_versions_are_immutable(reg: Registry, src: Path) -> None:
@@ -156,7 +197,7 @@ def test_versions_are_immutable(reg: Registry, src: Path) -> None:
         (lambda r, s: r.register({}, "manual"), r"no artifact files"),
         (lambda r, s: r.register(s / "missing", "manual"), r"missing: not a folder"),
         (lambda r, s: r.register(s, "manual", metrics={"mae": float("nan")}), r"finite JSON"),
-        (lambda r, s: r.register(s, "manual", parent="9.9.9"), r"parent version 9\.9\.9 is not registered"),
+        (lambda r, s: r.register(s, "manual", base="9.9.9"), r"parent version 9\.9\.9 is not registered"),
     ],
 )
 def test_register_rejects_bad_input(reg: Registry, src: Path, call, message: str) -> None:
@@ -283,6 +324,18 @@ def test_promotion_gate_names_the_failing_figure(reg: Registry, src: Path) -> No
     last = reg.history()[-1]
     assert last.details == {"force": True, "gate_failures": list(switch.gate_failures)}
     assert last.reason == "operator override"
+
+
+def test_gate_on_metadata_compares_with_production(reg: Registry, src: Path) -> None:
+    reg.promote(add(reg, src, metrics={"mae": 3.0, "coverage": 0.95}))
+    add(reg, src, metrics={"mae": 2.8, "coverage": 0.95})
+    with pytest.raises(CheckFailed, match=r"mae 2\.8 is not at least 0\.5 below production's 3 \(use force"):
+        reg.promote("1.1.0", gate=Gate(min_improvement=0.5))
+    assert reg.promote("1.1.0", gate=Gate(max_mae=3.0, min_coverage=0.9, min_improvement=0.1)).to_version == "1.1.0"
+    seen = []
+    reg.promote("1.0.0", gate=lambda candidate, production: seen.append((candidate.version, production.version))
+                or Verdict((), {"figures": [1.5]}))
+    assert seen == [("1.0.0", "1.1.0")] and reg.history()[-1].details == {"figures": [1.5]}
 
 
 def test_rollback_to_previous_steps_back_then_runs_out(reg: Registry, src: Path) -> None:
@@ -546,7 +599,8 @@ def test_mutations_take_the_injected_lock_and_reads_do_not(rhome: Path, src: Pat
 
 def test_two_processes_serialise_and_a_short_wait_gets_lock_held(rhome: Path, src: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(rhome), "0.25", "register", str(src), "lstm_retrain"],
+        [sys.executable, str(WORKER), str(rhome), f"sqlite:///{rhome / 'store.db'}", "0.25", "register", str(src),
+         "lstm_retrain"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     try:
@@ -569,5 +623,59 @@ def test_two_processes_serialise_and_a_short_wait_gets_lock_held(rhome: Path, sr
         proc.kill()
         proc.wait()
     assert info.version == "1.0.1" and info.created_at > patient.show("1.0.0").created_at
-    assert [(e.user, e.to_version) for e in patient.history()] == [("worker", "1.0.0"), ("second", "1.0.1")]
+    assert [(e.user, e.to_version) for e in patient.history()][1:] == [("second", "1.0.1")]
+    assert patient.history()[0].to_version == "1.0.0"
     assert all(r.ok for r in patient.verify_all())
+
+
+# ------------------------------------------------------------------ staging leftovers
+
+
+STAGING_HOLDER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, {repo!r})
+from nbalife.registry import Registry
+with Registry(Path({home!r})).staging(".train-") as folder:
+    (folder / "lstm.npz").write_bytes(b"half a model")
+    print(folder, flush=True)
+    time.sleep(60)
+"""
+
+
+def _age(path: Path, seconds: float) -> None:
+    then = time.time() - seconds
+    os.utime(path, (then, then))
+
+
+def test_staging_left_by_a_killed_train_is_removed_once_stale(rhome: Path, src: Path) -> None:
+    reg = Registry(rhome, stale_after_s=30)
+    repo = str(Path(__file__).resolve().parents[1])
+    proc = subprocess.Popen([sys.executable, "-c", STAGING_HOLDER.format(repo=repo, home=str(rhome))],
+                            stdout=subprocess.PIPE, text=True)
+    held = Path(proc.stdout.readline().strip())
+    try:
+        _age(held, 3600)
+        assert reg.gc(keep=5).cleaned == ()  # old, but its train is alive: the flock says so
+        assert held.is_dir()
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+    fresh = rhome / ".retrain-fresh"
+    fresh.mkdir()
+    assert held.is_dir() and reg.gc(keep=5).cleaned == (held.name,)  # killed: stale, removed
+    assert fresh.is_dir()  # unheld but younger than the grace: maybe just being created
+    _age(fresh, 31)
+    (rhome / ".derive-file").write_text("not a folder")
+    assert add(reg, src) == "1.0.0" and not fresh.exists() and (rhome / ".derive-file").exists()
+
+
+def test_staging_folder_is_removed_after_use_even_on_error(rhome: Path) -> None:
+    reg = Registry(rhome)
+    with pytest.raises(RuntimeError), reg.staging(".derive-") as folder:
+        (folder / "x").write_text("x")
+        raise RuntimeError("boom")
+    assert not folder.exists()
+    with pytest.raises(ValueError):
+        reg.staging(".other-").__enter__()

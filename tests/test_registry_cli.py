@@ -4,22 +4,41 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
+import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 from sqlalchemy import insert
 
+from nbalife.services.registry import open_registry
 from nbalife.store import schema
+from nbalife.store.engine import make_engine
+from nbalife.store.events import list_events
+from tests.conftest import install_production
 
 
 @pytest.fixture
-def artifacts(tmp_path: Path) -> Path:
-    folder = tmp_path / "artifacts"
-    folder.mkdir()
-    for name in ("dejavu.npz", "lstm.pt", "conformal.json", "ensemble.json"):
-        (folder / name).write_bytes(os.urandom(64))
-    return folder
+def artifacts(tmp_path: Path, tiny_model_set) -> Path:  # noqa: ANN001
+    """A writable copy of a real, loadable model set (promotion loads what it switches to)."""
+    return Path(shutil.copytree(tiny_model_set.folder, tmp_path / "artifacts"))
+
+
+def retrain(folder: Path, factor: float = 1.5) -> None:
+    """Change the LSTM's weights (still a loadable model set): a different artifact file."""
+    path = folder / "lstm.npz"
+    with np.load(path) as saved:
+        arrays = {name: saved[name] * factor for name in saved.files}
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def narrow(folder: Path, factor: float = 0.1) -> None:
+    """Shrink the conformal layer's calibration scores: intervals far too narrow to cover."""
+    path = folder / "conformal.json"
+    doc = json.loads(path.read_text())
+    doc["scores"] = [score * factor for score in doc["scores"]]
+    path.write_text(json.dumps(doc))
 
 
 def metrics_file(tmp_path: Path, mae: float, coverage: float) -> Path:
@@ -38,10 +57,10 @@ def test_register_promote_rollback_list_history(cli_db, artifacts: Path, tmp_pat
     good = metrics_file(tmp_path, 4.4, 0.95)
     assert register(cli_db, artifacts, "--metrics", str(good), "--description", "first") == "1.0.0"
     assert cli_db("registry", "promote", "1.0.0").exit_code == 0
-    (artifacts / "lstm.pt").write_bytes(b"retrained")
+    retrain(artifacts)
     assert register(cli_db, artifacts, "--kind", "lstm_retrain", "--metrics", str(good)) == "1.1.0"
-    (artifacts / "conformal.json").write_bytes(b"{}")
-    assert register(cli_db, artifacts, "--kind", "recalibration", "--metrics", str(good)) == "1.1.1"
+    narrow(artifacts, 0.99)
+    assert register(cli_db, artifacts, "--kind", "recalibration", "--base", "1.1.0", "--metrics", str(good)) == "1.1.1"
     assert cli_db("registry", "promote", "1.1.1").exit_code == 0
 
     rows = {r["version"]: r["status"] for r in json.loads(cli_db("--json", "registry", "list").stdout)}
@@ -54,14 +73,22 @@ def test_register_promote_rollback_list_history(cli_db, artifacts: Path, tmp_pat
     assert cli_db("--json", "registry", "rollback", "1.1.0").exit_code == 0
     assert json.loads(cli_db("--json", "registry", "current").stdout)["version"] == "1.1.0"
 
-    actions = [(e["action"], e["to_version"]) for e in json.loads(cli_db("--json", "registry", "history").stdout)]
+    served = json.loads(cli_db("--json", "registry", "history").stdout)
+    actions = [(e["action"], e["version"]) for e in served]
     assert actions[-3:] == [("promote", "1.1.1"), ("rollback", "1.0.0"), ("rollback", "1.1.0")]
-    kinds = [e["kind"] for e in json.loads(cli_db("--json", "events", "--limit", "3").stdout)]
-    assert kinds == ["rollback", "rollback", "promotion"]
+    assert [e["from_version"] for e in served] == [None, "1.0.0", "1.1.1", "1.0.0"]
+    assert [e["until"] for e in served[:-1]] == [e["since"] for e in served[1:]] and served[-1]["until"] is None
+    engine = make_engine(cli_db.db_url)
+    with engine.connect() as conn:  # one vocabulary: the journal's actions
+        kinds = [e.kind for e in list_events(conn, limit=3)]
+    engine.dispose()
+    assert kinds == ["rollback", "rollback", "promote"]
+    journal = (cli_db.home / "model_registry" / "HISTORY.jsonl").read_text().splitlines()
+    assert {json.loads(line)["action"] for line in journal} == {"register", "promote", "rollback"}
 
     diff = json.loads(cli_db("--json", "registry", "diff", "1.0.0", "1.1.0").stdout)
     changed = {(r["section"], r["name"]) for r in diff["rows"] if r["changed"]}
-    assert ("file", "lstm.pt") in changed and ("file", "dejavu.npz") not in changed
+    assert ("file", "lstm.npz") in changed and ("file", "dejavu.npz") not in changed
 
 
 def test_versions_are_immutable(cli, artifacts: Path) -> None:
@@ -80,7 +107,7 @@ def test_promotion_gate_and_force(cli, artifacts: Path, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "mae 9.5 is above the maximum 8" in result.stderr
     assert cli("registry", "current").exit_code == 2
-    (artifacts / "lstm.pt").write_bytes(b"other")
+    retrain(artifacts)
     low = register(cli, artifacts, "--metrics", str(metrics_file(tmp_path, 4.0, 0.80)))
     result = cli("registry", "promote", low)
     assert result.exit_code == 1 and "coverage 0.8" in result.stderr
@@ -93,7 +120,7 @@ def test_verify_flipped_byte_and_missing_file(cli, artifacts: Path) -> None:
     version = register(cli, artifacts)
     cli("registry", "promote", version, "--force")
     assert cli("registry", "verify").exit_code == 0
-    target = cli.home / "model_registry" / version / "lstm.pt"
+    target = cli.home / "model_registry" / version / "lstm.npz"
     target.parent.chmod(0o755)
     target.chmod(0o644)
     data = bytearray(target.read_bytes())
@@ -102,7 +129,7 @@ def test_verify_flipped_byte_and_missing_file(cli, artifacts: Path) -> None:
     (cli.home / "model_registry" / version / "ensemble.json").unlink()
     result = cli("registry", "verify", "--all")
     assert result.exit_code == 1
-    assert f"{version}/lstm.pt: checksum mismatch" in result.stderr
+    assert f"{version}/lstm.npz: checksum mismatch" in result.stderr
     assert f"{version}/ensemble.json: missing" in result.stderr
     assert result.stderr.count("\n") == 1
     result = cli("registry", "current")  # loading production refuses a corrupt set
@@ -126,14 +153,11 @@ def test_corrupt_metadata_is_a_clear_error(cli, artifacts: Path, damage: str) ->
 
 def test_gc_keeps_production_previous_and_ab_versions(cli_db, artifacts: Path) -> None:
     versions = []
-    for i in range(7):
-        (artifacts / "lstm.pt").write_bytes(f"v{i}".encode())
+    for _ in range(7):
         versions.append(register(cli_db, artifacts, "--kind", "lstm_retrain"))
     assert versions[0] == "1.0.0" and versions[-1] == "1.6.0"
     cli_db("registry", "promote", "1.0.0", "--force")
     cli_db("registry", "promote", "1.1.0", "--force")
-    from nbalife.store.engine import make_engine
-
     engine = make_engine(cli_db.db_url)
     now = dt.datetime(2026, 1, 1)
     with engine.begin() as conn:
@@ -151,7 +175,6 @@ def test_gc_keeps_production_previous_and_ab_versions(cli_db, artifacts: Path) -
 
 def test_second_writer_gets_lock_held(cli_db, artifacts: Path) -> None:
     from nbalife.locks import run_lock
-    from nbalife.store.engine import make_engine
 
     engine = make_engine(cli_db.db_url)
     with run_lock("registry", home=cli_db.home, engine=engine):
@@ -190,3 +213,132 @@ def test_gated_metric_that_is_not_a_number_is_refused(cli, artifacts: Path, tmp_
     result = cli("registry", "register", "--from", str(artifacts), "--metrics", str(metrics))
     assert result.exit_code == 2 and "metric mae = 'abc' is not a number" in result.stderr
     assert json.loads(cli("--json", "registry", "list").stdout) == []
+
+
+@pytest.mark.parametrize(("damage", "name"), [("garbage", "lstm.npz"), ("missing", "ensemble.json")])
+def test_a_set_that_does_not_load_never_becomes_production(cli, artifacts: Path, tmp_path: Path,
+                                                           damage: str, name: str) -> None:
+    good = register(cli, artifacts)
+    assert cli("registry", "promote", good, "--force").exit_code == 0
+    broken = Path(shutil.copytree(artifacts, tmp_path / "broken"))
+    if damage == "garbage":
+        (broken / name).write_bytes(b"\x00not a model\xff")
+    else:
+        (broken / name).unlink()
+    version = register(cli, broken)  # registered with its checksums: verification alone passes
+    assert cli("registry", "verify", version).exit_code == 0
+    for command in (("promote", version, "--force"), ("rollback", version)):
+        result = cli("registry", *command)
+        assert result.exit_code == 2, result.output
+        assert name in result.stderr and result.stderr.count("\n") == 1 and "Traceback" not in result.output
+    assert json.loads(cli("--json", "registry", "current").stdout)["version"] == good
+
+
+def test_gate_scores_candidate_and_production_on_the_same_recent_games(
+    cli_db, engine, tiny_model_set, repo_data: Path, tmp_path: Path  # noqa: ANN001
+) -> None:
+    stricter = {"NBALIFE_REGISTRY__GATE_MIN_IMPROVEMENT": "0.5"}
+    production = install_production(cli_db.home, engine, tiny_model_set)
+    registry = open_registry(cli_db.home, engine, tiny_model_set.settings)
+    window = registry.show(production).training_window
+    narrow(narrowed := Path(shutil.copytree(tiny_model_set.folder, tmp_path / "narrow")))
+    candidate = registry.register(narrowed, "recalibration", metrics=tiny_model_set.result.metrics,
+                                  training_window=window).version
+    same = registry.register(tiny_model_set.folder, "lstm_retrain", metrics=tiny_model_set.result.metrics,
+                             training_window=window).version
+    assert (candidate, same) == ("1.0.1", "1.1.0")
+
+    result = cli_db("--json", "registry", "promote", same, env=stricter)  # no games after the windows yet
+    gate = json.loads(result.stdout)["gate"]
+    assert result.exit_code == 1 and gate["basis"] == "held-out metrics" and "only 0 finished games" in gate["note"]
+    assert "is not at least 0.5 below production's" in result.stderr
+
+    assert cli_db("data", "ingest", str(repo_data / "nba_2021-22.csv")).exit_code == 0
+    result = cli_db("--json", "registry", "promote", candidate)
+    assert result.exit_code == 1, result.output
+    gate = json.loads(result.stdout)["gate"]
+    assert (gate["basis"], gate["games"], gate["production"]) == ("recent games", 300, production)
+    assert gate["last_date"] == "2022-04-10" and gate["first_date"] > window["last_date"]
+    assert gate["candidate_coverage"] < 0.9 <= gate["production_coverage"]  # its metadata said 0.9+
+    assert tiny_model_set.result.metrics["coverage"] >= 0.9
+    assert f"coverage {gate['candidate_coverage']:g} is below the minimum 0.9" in result.stderr
+
+    result = cli_db("--json", "registry", "promote", same, env=stricter)
+    gate = json.loads(result.stdout)["gate"]
+    assert result.exit_code == 1 and gate["basis"] == "recent games"
+    assert gate["candidate_mae"] == gate["production_mae"] and "is not at least 0.5 below production's" in result.stderr
+
+    result = cli_db("--json", "registry", "promote", same)
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["to_version"] == same and doc["gate"]["passed"] and doc["failure"] is None
+    with engine.connect() as conn:
+        promotions = list_events(conn, kind="promote", limit=10)
+    assert [e.outcome for e in promotions] == ["ok", "refused", "refused", "refused", "ok"]
+    assert promotions[0].details["gate"]["basis"] == "recent games" and promotions[0].details["to"] == same
+    assert promotions[1].details["gate"]["reasons"] and promotions[1].version == same
+    assert [p["version"] for p in json.loads(cli_db("--json", "registry", "history").stdout)] == [production, same]
+
+
+def test_verify_of_a_broken_production_pointer_is_a_finding(cli, artifacts: Path) -> None:
+    version = register(cli, artifacts)
+    assert cli("registry", "promote", version, "--force").exit_code == 0
+    folder = cli.home / "model_registry" / version
+    folder.chmod(0o755)
+    shutil.rmtree(folder)  # the pointer now names a folder that is gone
+    for args in (("registry", "verify"), ("registry", "verify", "--all")):
+        result = cli(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert "production pointer" in result.stderr and result.stderr.count("\n") == 1
+    assert cli("registry", "verify", "7.0.0").exit_code == 2  # an unknown version is bad input
+
+
+def _journal_events(cli_db, engine) -> tuple[list[dict], list]:  # noqa: ANN001
+    from nbalife.store.events import list_events
+
+    lines = [json.loads(line) for line in (cli_db.home / "model_registry" / "HISTORY.jsonl").read_text().splitlines()]
+    with engine.connect() as conn:
+        events = [e for e in list_events(conn, limit=1000) if e.kind in ("register", "promote", "rollback", "gc", "recover")]
+    return lines, events
+
+
+def test_recovery_gives_every_journal_line_its_event_once(cli_db, engine, artifacts: Path) -> None:
+    """The windows a kill can hit: after the pointer swap, between journal line and swap, after
+    a register's rename, in the middle of a gc. Each is staged by hand, then one mutation's
+    recovery repairs it; a second repairs nothing more."""
+    from nbalife.registry import Registry
+    from nbalife.registry.journal import append
+
+    first = register(cli_db, artifacts)
+    retrain(artifacts)
+    second = register(cli_db, artifacts, "--kind", "lstm_retrain")
+    plain = Registry(cli_db.home)  # no lifecycle events: as if killed right after each step
+    plain.promote(first)  # swap done, event lost
+    retrain(artifacts, 2.0)
+    third = plain.register(artifacts, "lstm_retrain").version
+    history = plain.history_path
+    history.write_text("".join(line + "\n" for line in history.read_text().splitlines()[:-1]))  # rename done, line lost
+    lost = plain.history()[-1]
+    append(history, type(lost)(lost.time.replace(microsecond=1), "promote", first, second, "", "op", "box"))  # no swap
+    retrain(artifacts, 3.0)
+    doomed = plain.register(artifacts, "lstm_retrain").version
+    append(history, type(lost)(lost.time.replace(microsecond=2), "gc", None, None, "keep 1", "op", "box",
+                               {"deleted": [doomed]}))  # gc line written, deletion killed
+
+    result = cli_db("--json", "registry", "gc", "--keep", "9")
+    assert result.exit_code == 0, result.output
+    assert doomed in json.loads(result.stdout)["cleaned"] and not (cli_db.home / "model_registry" / doomed).exists()
+    lines, events = _journal_events(cli_db, engine)
+    keyed = {(e.kind, e.at.isoformat(), e.version): e for e in events}
+    assert len(keyed) == len(events) == len(lines)
+    for line in lines:
+        assert (line["action"], line["time"], line["to_version"]) in keyed, line
+    outcomes = {(e.kind, e.version): e.outcome for e in events}
+    assert outcomes[("promote", first)] == "ok" and outcomes[("promote", second)] == "interrupted"
+    assert any(line["action"] == "register" and line["to_version"] == third and line["details"].get("recovered")
+               for line in lines)
+    assert [p["version"] for p in json.loads(cli_db("--json", "registry", "history").stdout)] == [first]
+
+    assert cli_db("registry", "gc", "--keep", "9").exit_code == 0
+    lines_after, events_after = _journal_events(cli_db, engine)
+    assert len(lines_after) == len(lines) + 1 and len(events_after) == len(events) + 1  # just the new gc

@@ -1,14 +1,19 @@
-"""Crash test: SIGKILL a real process at random points of register, promote, rollback and gc.
+"""Crash tests: SIGKILL real processes at random points of every mutating command.
 
-The worker (registry_crash_worker.py) runs with ``fault_delay_s`` sleeps between the steps
-of each mutation, so a kill after a seeded random delay lands between any two steps. After
-every kill: all versions verify, production is the old or the new version (a valid symlink,
-never a mixture), load_production() works, and `previous` matches the promotions that
-really happened.
+``registry_crash_worker.py`` runs either a registry mutation (register, promote, rollback, gc)
+on the registry the commands use, with ``fault_delay_s`` sleeps between its steps so a kill
+after a seeded random delay lands between any two of them, or a whole ``nbalife`` command line
+in process once its modules are loaded. After every run, killed or not, one recovery runs and:
+every journal line (HISTORY.jsonl) has exactly one lifecycle event and every registry event
+its line; all versions verify; production is the old or the new version and loads; `previous`
+matches the promotions that really happened; no temp, trash or staging folder is left.
+
+``NBALIFE_CRASH_KILLS`` multiplies the number of kills (default 1).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import signal
@@ -19,15 +24,23 @@ from pathlib import Path
 
 import pytest
 
+from nbalife.config import Settings
 from nbalife.registry import Registry
-from test_registry import make_artifacts
+from nbalife.registry.journal import ACTIONS
+from nbalife.services.registry import open_registry
+from nbalife.store.events import list_events
+from tests.conftest import TINY_MODELS, drop_store, install_production
+from tests.test_registry import make_artifacts
 
 WORKER = Path(__file__).with_name("registry_crash_worker.py")
 SEED = 20240414
 FAULT_DELAY_S = 0.01
-KILLS = 60
-WINDOW_S = {"register": 0.11, "promote": 0.045, "rollback": 0.045, "gc": 0.04}  # ~ op duration
+SCALE = int(os.environ.get("NBALIFE_CRASH_KILLS", "1"))
+KILLS = 20 * SCALE  # per backend, registry operations
+WINDOW_S = {"register": 0.15, "promote": 0.07, "rollback": 0.07, "gc": 0.06}  # ~ op duration
 KINDS = ("recalibration", "dejavu_update", "lstm_retrain", "manual")
+TINY_ENV = {f"NBALIFE_{key.replace('.', '__').upper()}": str(value) for key, value in TINY_MODELS.items()}
+LEFTOVER = (".tmp-", ".trash-", ".train-", ".retrain-", ".derive-")
 
 
 def _settle(stack: list[str], version: str) -> None:
@@ -37,30 +50,61 @@ def _settle(stack: list[str], version: str) -> None:
         stack.append(version)
 
 
-def _run_and_kill(home: Path, delay: float, op: str, *args: str) -> bool:
-    """Start the worker, kill it ``delay`` s after it is ready; True if the kill hit it."""
+def _run_and_kill(home: Path, db_url: str, delay: float, op: str, *args: str, env: dict | None = None) -> int:
+    """Start the worker, kill it ``delay`` s after it is ready; its return code (-9: killed)."""
     proc = subprocess.Popen(
-        [sys.executable, str(WORKER), str(home), str(FAULT_DELAY_S), op, *args],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, str(WORKER), str(home), db_url, str(FAULT_DELAY_S), op, *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
     )
-    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout.readline().strip() == "ready", proc.communicate()[1]
     try:
         proc.wait(timeout=delay)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGKILL)
     out, err = proc.communicate()
-    assert proc.returncode in (0, -signal.SIGKILL), f"{op} {args}: rc {proc.returncode}: {err}"
-    return proc.returncode == -signal.SIGKILL
+    assert "Traceback" not in err, f"{op} {args}: {err}"
+    return proc.returncode
+
+
+def _backfilled(engine) -> int:  # noqa: ANN001
+    """Lifecycle events that recovery wrote for journal lines a kill left without one."""
+    with engine.connect() as conn:
+        return sum(bool(e.details.get("backfilled")) for e in list_events(conn, limit=10**6))
+
+
+def recover_and_check(home: Path, engine) -> Registry:  # noqa: ANN001
+    """One recovery (staging folders aged past their grace first), then the invariants that
+    need no history of the run; returns the recovered registry."""
+    for path in home.iterdir():
+        if path.name.startswith(LEFTOVER):
+            os.utime(path, (0, 0))
+    registry = open_registry(home, engine, Settings())
+    registry.recover()
+    lines = registry.history()
+    with engine.connect() as conn:
+        events = [e for e in list_events(conn, limit=10**6) if e.kind in ACTIONS and e.outcome in ("ok", "interrupted")]
+    keys = Counter((e.kind, e.at, e.version) for e in events)
+    missing = [line for line in lines if keys[(line.action, line.time, line.to_version)] != 1]
+    assert not missing and len(events) == len(lines), (missing, len(events), len(lines))
+    assert all(r.ok for r in registry.verify_all()), [r for r in registry.verify_all() if not r.ok]
+    current = registry.current_version()
+    if current is not None:
+        assert os.readlink(registry.pointer) == f"../model_registry/{current}"
+        production = registry.load_production()
+        assert production.version == current and production.path == registry.root / current
+    leftovers = [p.name for p in [*home.iterdir(), *registry.root.iterdir()] if p.name.startswith(LEFTOVER)]
+    assert not leftovers, leftovers
+    return registry
 
 
 @pytest.mark.slow
-def test_sigkill_never_leaves_a_broken_or_mixed_registry(tmp_path: Path) -> None:
+def test_sigkill_of_registry_operations(tmp_path: Path, db_url: str, engine) -> None:  # noqa: ANN001
     rng = random.Random(SEED)
     home = tmp_path / "home"
     (home / "models").mkdir(parents=True)
     (home / "models" / "README.md").write_text("production models live here\n")
     sources = [make_artifacts(tmp_path / f"src{i}", seed=i) for i in range(3)]
-    reg = Registry(home)
+    reg = open_registry(home, engine, Settings())
     for src in sources:
         reg.register(src, "lstm_retrain")
     reg.promote("1.0.0")
@@ -86,15 +130,13 @@ def test_sigkill_never_leaves_a_broken_or_mixed_registry(tmp_path: Path) -> None
             target = stack[-2]
         else:
             args = ["4"]
-        killed = _run_and_kill(home, rng.uniform(0, WINDOW_S[op]), op, *args)
+        code = _run_and_kill(home, db_url, rng.uniform(0, WINDOW_S[op]), op, *args)
+        assert code in (0, -signal.SIGKILL), f"{op} {args}: exit {code}"
+        killed = code == -signal.SIGKILL
         kills += killed
 
-        reports = reg.verify_all()
-        assert all(r.ok for r in reports), [r for r in reports if not r.ok]
+        reg = recover_and_check(home, engine)
         current = reg.current_version()
-        assert os.readlink(reg.pointer) == f"../model_registry/{current}"
-        production = reg.load_production()
-        assert production.version == current and production.path == reg.root / current
         if target is None:  # register / gc never move production
             assert current == old
             changed = reg.versions() != versions
@@ -111,10 +153,87 @@ def test_sigkill_never_leaves_a_broken_or_mixed_registry(tmp_path: Path) -> None
             tally[(op, "completed")] += 1
 
     result = reg.gc(keep=3)
-    assert not [p for p in reg.root.iterdir() if p.name.startswith(".")]
     assert all(r.ok for r in reg.verify_all())
     assert reg.load_production().version == stack[-1]
     summary = ", ".join(f"{op} {outcome}: {n}" for (op, outcome), n in sorted(tally.items()))
-    print(f"\n{kills} kills in {runs} runs; {summary}; final gc deleted {len(result.deleted)}")
+    print(f"\n{engine.url.get_backend_name()}: {kills} kills in {runs} runs, {_backfilled(engine)} events "
+          f"backfilled; {summary}; "
+          f"final gc deleted {len(result.deleted)}")
     assert tally[("promote", "old")] + tally[("rollback", "old")] > 0  # kills before the swap
     assert tally[("promote", "new")] + tally[("rollback", "new")] > 0  # and after it
+
+
+# about the seconds from ``ready`` to the end of each command (kills fall in [0, this])
+COMMANDS = {
+    "register": 2.0, "promote": 2.5, "rollback": 2.0, "gc": 1.5, "train": 8.0, "ingest": 1.5,
+    "outcomes": 0.5, "conformal": 1.0, "dejavu": 1.5, "abtest start": 1.0, "abtest advance": 1.0,
+    "abtest stop": 0.5,
+}
+# each command line starts a whole process: PostgreSQL too once NBALIFE_CRASH_KILLS asks for more
+CLI_BACKENDS = ("sqlite", "postgresql") if SCALE > 1 else ("sqlite",)
+
+
+def _command(name: str, registry: Registry, folder: Path, games: Path) -> list[str]:
+    current = registry.current_version()
+    other = next((v for v in registry.versions() if v != current), current)
+    return {
+        "register": ["registry", "register", "--from", str(folder), "--kind", "lstm_retrain"],
+        "promote": ["registry", "promote", other, "--force", "--reason", "crash test"],
+        "rollback": ["registry", "rollback", "--reason", "crash test"],
+        "gc": ["registry", "gc", "--keep", "3"],
+        "train": ["train", "--games", str(games), "--register", "--promote"],
+        "ingest": ["data", "ingest", str(games)],
+        "outcomes": ["outcomes", "sync"],
+        "conformal": ["conformal", "check", "--apply"],
+        "dejavu": ["dejavu", "update"],
+        "abtest start": ["abtest", "start", "--candidate", other, "--mode", "shadow"],
+        "abtest advance": ["abtest", "advance"],
+        "abtest stop": ["abtest", "stop", "--reason", "crash test"],
+    }[name]
+
+
+@pytest.fixture(params=CLI_BACKENDS)
+def cli_engine(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    """A fresh store for the command-line crash test (see CLI_BACKENDS)."""
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
+
+    url = f"sqlite:///{tmp_path / 'crash.db'}" if request.param == "sqlite" else request.getfixturevalue("pg_url")
+    engine = make_engine(url)
+    if request.param == "postgresql":
+        drop_store(engine)
+    open_store(engine)
+    yield engine
+    engine.dispose()
+
+
+@pytest.mark.slow
+def test_sigkill_of_every_mutating_command(tmp_path: Path, home: Path, cli_engine, tiny_model_set,
+                                           repo_data: Path) -> None:  # noqa: ANN001
+    from nbalife.interchange import load_games, write_games
+
+    engine = cli_engine
+    rng = random.Random(SEED + 1)
+    games = load_games(repo_data / "nba_2021-22.csv")[:240].copy()
+    today = dt.date.today()
+    games["game_date"] = [(today - dt.timedelta(days=60 - i // 4)).isoformat() for i in range(len(games))]
+    games_file = write_games(games, tmp_path / "games.csv")
+    install_production(home, engine, tiny_model_set)
+    env = {**TINY_ENV, "NBALIFE_DEJAVU__AUTO_PROMOTE": "true", "NBALIFE_CONFORMAL__AUTO_APPLY": "true"}
+    tally: Counter[tuple[str, str]] = Counter()
+    for name in [n for _ in range(SCALE) for n in COMMANDS]:
+        registry = Registry(home)
+        before = (registry.current_version(), registry.versions())
+        args = _command(name, registry, tiny_model_set.folder, games_file)
+        code = _run_and_kill(home, engine.url.render_as_string(hide_password=False), rng.uniform(0, COMMANDS[name]),
+                             "cli", *args, env=env)
+        assert code in (0, 1, 2, -signal.SIGKILL), f"{args}: exit {code}"
+        registry = recover_and_check(home, engine)
+        after = (registry.current_version(), registry.versions())
+        outcome = "killed" if code == -signal.SIGKILL else f"exit {code}"
+        tally[(name, f"{outcome}, {'changed' if after != before else 'unchanged'}")] += 1
+    kills = sum(n for (_, outcome), n in tally.items() if outcome.startswith("killed"))
+    summary = "; ".join(f"{name} {outcome}: {n}" for (name, outcome), n in sorted(tally.items()))
+    print(f"\n{engine.url.get_backend_name()}: {kills} kills in {sum(tally.values())} runs, "
+          f"{_backfilled(engine)} events backfilled; {summary}")
+    assert kills >= len(COMMANDS) // 2

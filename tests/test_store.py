@@ -1,4 +1,4 @@
-"""The SQL store on both backends: schema, check, events, locks."""
+"""The SQL store on both backends: schema, database errors, events, locks."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect
 
-from nbalife.errors import LockHeld
+from nbalife.errors import BadInput, LockHeld, Unreachable
 from nbalife.locks import advisory_lock, file_lock, run_lock
-from nbalife.store.engine import check, redact
+from nbalife.store.engine import redact, store_error
 from nbalife.store.events import list_events, record_event
 
 NOW = dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.timezone.utc)
@@ -25,13 +25,6 @@ def test_schema_has_tables_and_time_indexes(engine) -> None:
     assert ("created_at",) in indexed and ("game_id", "arm") in indexed
     assert ("game_date",) in {tuple(i["column_names"]) for i in inspector.get_indexes("games")}
     assert ("kind", "at") in {tuple(i["column_names"]) for i in inspector.get_indexes("lifecycle_events")}
-
-
-def test_check_reports_backend_and_counts(engine) -> None:
-    status = check(engine)
-    assert status.backend in {"sqlite", "postgresql"}
-    assert status.tables == {"ab_tests": 0, "games": 0, "lifecycle_events": 0, "predictions": 0}
-    assert status.server_version
 
 
 def test_events_round_trip_in_time_order(engine) -> None:
@@ -58,6 +51,44 @@ def test_event_is_rolled_back_with_its_transaction(engine) -> None:
 def test_redact_hides_password() -> None:
     assert redact("postgresql+psycopg://u:pw@h:5432/d") == "postgresql+psycopg://u:***@h:5432/d"
     assert redact("sqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+
+
+def test_database_errors_are_classified_in_one_place() -> None:
+    from sqlalchemy.exc import DatabaseError, IntegrityError, InterfaceError, OperationalError
+
+    url = "postgresql+psycopg://u:pw@h/d"
+    refused = store_error(OperationalError("SELECT 1", {}, Exception("connection refused\nmore")), url)
+    assert isinstance(refused, Unreachable)
+    assert str(refused) == "database postgresql+psycopg://u:***@h/d is unreachable: connection refused"
+    assert isinstance(store_error(InterfaceError("SELECT 1", {}, Exception("closed"))), Unreachable)
+    lost = DatabaseError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+    assert str(store_error(lost)) == "database connection lost"
+    not_a_database = store_error(DatabaseError("SELECT 1", {}, Exception("file is not a database")), url)
+    assert isinstance(not_a_database, BadInput) and "file is not a database" in str(not_a_database)
+    assert store_error(IntegrityError("INSERT", {}, Exception("duplicate key"))) is None  # a bug
+    assert store_error(ValueError("not a database error")) is None
+
+
+def test_sqlite_busy_is_unreachable_but_a_bad_statement_is_a_bug(tmp_path: Path) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
+
+    from nbalife.store.engine import make_engine
+
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    holder, waiter = make_engine(url), make_engine(url, busy_timeout_s=0.1)
+    with pytest.raises(OperationalError) as bad_statement, waiter.connect() as conn:
+        conn.execute(text("SELECT * FROM no_such_table"))
+    assert store_error(bad_statement.value, url) is None
+    with holder.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        conn.commit()
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError) as busy, waiter.begin() as other:
+            other.exec_driver_sql("INSERT INTO t VALUES (1)")
+        conn.rollback()
+    failure = store_error(busy.value, url)
+    assert isinstance(failure, Unreachable) and str(failure) == f"database {url} is unreachable: database is locked"
 
 
 def _hold_file_lock(path: str, seconds: float, ready) -> None:  # noqa: ANN001

@@ -17,33 +17,47 @@ from nbalife.cli import (
     abtest,
     conformal,
     config,
+    cron,
     data,
     db,
     dejavu,
     demo,
+    drift,
     evaluate,
-    events,
+    history,
     lstm,
     metrics,
     outcomes,
     predict,
     registry,
+    replay,
+    status,
     train,
 )
 from nbalife.cli.runtime import Runtime
-from nbalife.errors import NbalifeError, Unreachable
+from nbalife.errors import CheckFailed, NbalifeError
 
 GLOBAL_FLAGS = {"--json", "-v", "--verbose"}
+MESSAGE_LIMIT = 400  # characters of the one error line
 
 
-def exit_code_of(exc: BaseException) -> int | None:
-    """The exit code of an expected failure, or None for a bug."""
+def expected_failure(exc: BaseException) -> NbalifeError | None:
+    """The expected failure ``exc`` is (database errors as the store layer classifies them),
+    or None for a bug."""
     if isinstance(exc, NbalifeError):
-        return exc.exit_code
-    module = type(exc).__module__
-    if module.startswith("sqlalchemy") and type(exc).__name__ in {"OperationalError", "InterfaceError"}:
-        return Unreachable.exit_code
+        return exc
+    if "sqlalchemy" in sys.modules:  # a database error can only come once SQLAlchemy is loaded
+        from nbalife.store.engine import store_error
+
+        return store_error(exc)
     return None
+
+
+def one_line(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """``message`` as one bounded line: line breaks shown as ``\\n`` (so a value with a newline
+    still leaves the field named), cut to ``limit`` characters."""
+    text = message.replace("\r", "\\r").replace("\n", "\\n")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class NbalifeGroup(TyperGroup):
@@ -63,7 +77,7 @@ class NbalifeGroup(TyperGroup):
         except TyperException as exc:  # click's usage errors (typer >= 0.29 vendors click)
             if not standalone_mode:
                 raise
-            typer.echo(f"error: {exc.format_message()}", err=True)
+            typer.echo(f"error: {one_line(exc.format_message())}", err=True)
             sys.exit(exc.exit_code)
         except typer.Abort:
             if not standalone_mode:
@@ -78,17 +92,33 @@ class NbalifeGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except Exception as exc:  # one place maps failures to exit codes
-            code = exit_code_of(exc)
-            if code is None:
+            failure = expected_failure(exc)
+            if failure is None:
                 raise
             verbose = isinstance(ctx.obj, Runtime) and ctx.obj.verbose
             if verbose:
                 traceback.print_exc(file=sys.stderr)
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if not isinstance(exc, NbalifeError):
-                message = f"database unreachable: {message}"
+            message = one_line(str(failure) or type(failure).__name__)
             typer.echo(f"error: {message}", err=True)
-            raise typer.Exit(code) from None
+            if isinstance(failure, CheckFailed) and isinstance(ctx.obj, Runtime):
+                notify_finding(ctx.obj, ctx.obj.command, message)
+            raise typer.Exit(failure.exit_code) from None
+
+
+def notify_finding(rt: Runtime, job: str, message: str) -> None:
+    """Tell the configured notifiers of a finding (exit 1); a failing notifier is only a warning."""
+    from nbalife.ops.notify import notify
+
+    try:
+        settings = rt.settings.notify
+    except NbalifeError:
+        return
+    payload = {"finding": message, "job": job, "exit_code": CheckFailed.exit_code, "home": str(rt.home),
+               "at": rt.now().isoformat()}
+    for delivery in notify(payload, command=settings.command, webhook=settings.webhook,
+                           timeout_s=settings.timeout_s):
+        if delivery.problem:
+            typer.echo(f"warning: notify {delivery.target} failed: {delivery.problem}", err=True)
 
 
 app = typer.Typer(
@@ -143,13 +173,15 @@ def main_options(
     )
 
 
-for module in (data, db, config, outcomes, metrics, conformal, dejavu, lstm, abtest, registry):
+for module in (data, db, config, outcomes, metrics, conformal, dejavu, drift, lstm, abtest, registry, cron):
     app.add_typer(module.app, name=module.NAME)
 app.command("train")(train.train)
 app.command("predict")(predict.predict)
 app.command("evaluate")(evaluate.evaluate)
-app.command("events")(events.events)
+app.command("history")(history.history)
 app.command("demo")(demo.demo)
+app.command("status")(status.status)
+app.command("replay")(replay.replay)
 
 
 def main() -> None:

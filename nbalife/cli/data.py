@@ -78,10 +78,12 @@ def simulate(
         Optional[str],
         typer.Option(help="Mid-season change, e.g. 'at=0.5,variance=1.4,pace=1.05,home_advantage=-1'."),
     ] = None,
+    era: Annotated[str, typer.Option(help="Calibration: 'recent' (real 2020-23) or '2015'.")] = "recent",
 ) -> None:
     """Simulate a season of first halves (possession level), with the oracle forecast."""
     from nbalife.services.data import simulate as run
 
     rt = runtime(ctx)
-    result = run(out, games=games, season=season, seed=seed, start_date=parse_date(start_date), drift=drift)
+    result = run(out, games=games, season=season, seed=seed, start_date=parse_date(start_date), drift=drift,
+                 era=era)
     show(rt.json, result, key_values(f"Simulated {result.games} games", result))

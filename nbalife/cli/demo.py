@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from nbalife.cli.render import key_values, show, table
+from nbalife.cli.render import key_values, score_table, show, table
 from nbalife.cli.runtime import runtime
 
 
@@ -22,8 +22,10 @@ def demo(
     days: Annotated[
         Optional[int], typer.Option(min=1, help="With --real: stop after this many game days of the last season.")
     ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Use a --home that is not empty (its games and "
+                                                         "production are replaced).")] = False,
 ) -> None:
-    """The lifecycle on a fresh SQLite home (temp unless --home): ingest, train, register, promote,
+    """The lifecycle on a fresh SQLite home (temp unless --home; one not empty needs --force): ingest, train, register, promote,
     predict, outcomes, evaluate. Simulated by default; --real trains on 2020-21 and 2021-22 and plays
     2022-23 day by day."""
     from nbalife.services.demo import BUNDLED_DATA, run_demo, run_real_demo
@@ -31,9 +33,10 @@ def demo(
     rt = runtime(ctx)
     home = rt.home if rt.home_given else None
     if real:
-        result = run_real_demo(home, data_dir or BUNDLED_DATA, now=rt.now(), settings=rt.settings, days=days)
+        result = run_real_demo(home, data_dir or BUNDLED_DATA, now=rt.now(), settings=rt.settings, days=days,
+                               force=force)
     else:
-        result = run_demo(home, games=games, seed=seed, now=rt.now(), settings=rt.settings)
+        result = run_demo(home, games=games, seed=seed, now=rt.now(), settings=rt.settings, force=force)
     show(
         rt.json,
         result,
@@ -41,6 +44,5 @@ def demo(
         table("Games", ["season", "games", "first", "last", "d24 mean", "d24 sd"],
               [(r.season, r.games, r.first_date, r.last_date, r.halftime_mean, r.halftime_sd)
                for r in result.seasons]),
-        table("Forecasters on the predicted games", ["model", "n", "MAE", "RMSE", "bias", "coverage", "width"],
-              [(s.model, s.n, s.mae, s.rmse, s.bias, s.coverage, s.width) for s in result.scores]),
+        score_table("Forecasters on the predicted games", result.scores),
     )

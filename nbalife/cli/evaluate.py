@@ -7,14 +7,16 @@ from typing import Annotated, Optional
 
 import typer
 
-from nbalife.cli.render import show, table
+from nbalife.cli.options import parse_version_option
+from nbalife.cli.render import score_table, show
 from nbalife.cli.runtime import runtime
 
 
 def evaluate(
     ctx: typer.Context,
     input_file: Annotated[Path, typer.Option("--input", help="Games file with results (d0..d24).")],
-    version: Annotated[Optional[str], typer.Option(help="Registry version; default: production.")] = None,
+    version: Annotated[Optional[str], typer.Option(
+        callback=parse_version_option, help="Registry version; default: production.")] = None,
 ) -> None:
     """MAE, RMSE, bias, coverage and width of every model next to persistence and the oracle."""
     from nbalife.services.evaluate import evaluate as run
@@ -23,8 +25,8 @@ def evaluate(
 
     rt = runtime(ctx)
     loaded = load_model_set(open_registry(rt.home, rt.engine, rt.settings), version)
-    result = run(input_file, loaded)
-    show(rt.json, result, table(
-        f"{result.games} games of {input_file}, model set {result.version}",
-        ["model", "n", "MAE", "RMSE", "bias", "coverage", "width"],
-        [(s.model, s.n, s.mae, s.rmse, s.bias, s.coverage, s.width) for s in result.scores]))
+    result = run(input_file, loaded, rt.engine)
+    context = ", ".join(f"{n} {label}" for label, n in sorted(result.context.items()))
+    show(rt.json, result,
+         score_table(f"{result.games} games of {input_file}, model set {result.version} (context: {context})",
+                     result.scores))

@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from nbalife.cli.render import show, table
 from nbalife.cli.runtime import runtime
+from nbalife.vocab import ARMS
+
+if TYPE_CHECKING:
+    from nbalife.services.predict import ForecastRow
 
 
 def predict(
     ctx: typer.Context,
     game_id: Annotated[Optional[str], typer.Option(help="Game id of a single --pattern.")] = None,
     pattern: Annotated[Optional[str], typer.Option(help="19 comma-separated numbers: d0..d18.")] = None,
+    matchup: Annotated[Optional[str], typer.Option(
+        help="AWAY@HOME of a single --pattern (with --date): adds team-strength context.")] = None,
+    date: Annotated[Optional[str], typer.Option(help="Game date YYYY-MM-DD of a single --pattern.")] = None,
     input_file: Annotated[Optional[Path], typer.Option("--input", help="Games file (d19..d24 may be absent).")] = None,
     output: Annotated[Optional[Path], typer.Option(help="Write forecasts to this CSV or Parquet file.")] = None,
     again: Annotated[bool, typer.Option(help="Log a new row even if the game was predicted before.")] = False,
-    arm: Annotated[str, typer.Option(help="Model arm logged with the rows: A, B or shadow.")] = "A",
+    arm: Annotated[Optional[str], typer.Option(
+        help=f"Expert override: production logs under this arm ({', '.join(ARMS)}), bypassing the A/B test.")] = None,
     explain: Annotated[int, typer.Option(min=0, help="List this many Dejavu analog games (single pattern).")] = 0,
 ) -> None:
     """Point forecast and interval of d24 for each game; one log row per game."""
@@ -31,8 +39,9 @@ def predict(
     if pattern is not None and not game_id:
         raise typer.BadParameter("--pattern needs --game-id", param_hint="--game-id")
     result = predict_games(rt.engine, open_registry(rt.home, rt.engine, rt.settings), now=rt.now(),
-                           input_file=input_file, game_id=game_id, pattern=pattern, output=output,
-                           arm=arm, again=again, explain=explain)
+                           input_file=input_file, game_id=game_id, pattern=pattern, matchup=matchup,
+                           date=date, output=output, arm=arm, again=again, explain=explain)
+    _context_notes(result.rows)
     if rt.json:
         show(True, result)
     elif output is not None:
@@ -41,8 +50,22 @@ def predict(
     else:
         show(False, result, table(
             f"Forecasts by {result.version} ({result.logged} logged, {result.skipped} already logged)",
-            ["game", "d18", "forecast", "lower", "upper", "dejavu", "lstm", "logged"],
-            [(r.game_id, r.d18, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.logged) for r in result.rows]),
+            ["game", "d18", "forecast", "lower", "upper", "dejavu", "lstm", "context", "logged"],
+            [(r.game_id, r.d18, r.forecast, r.lower, r.upper, r.dejavu, r.lstm,
+              r.context if r.context_forecast is None else f"{r.context} {r.context_forecast:.2f}", r.logged)
+             for r in result.rows]),
             *([table("Dejavu analogs (nearest first)", ["game", "date", "home", "away", "distance", "d24-d18", "d24"],
                      [(a.game_id, a.date, a.home, a.away, a.distance, a.future_move, a.halftime_diff)
                       for a in result.analogs])] if result.analogs else []))
+
+
+def _context_notes(rows: list[ForecastRow]) -> None:
+    """On stderr: how many forecasts were pattern-only and which games had a team never seen."""
+    none = [r.game_id for r in rows if r.context == "none"]
+    unknown = [r.game_id for r in rows if r.context == "unknown-team"]
+    if none:
+        typer.echo(f"note: {len(none)} forecast(s) pattern-only, without team-strength context "
+                   f"(e.g. game {none[0]}; a single --pattern needs --matchup and --date)", err=True)
+    if unknown:
+        typer.echo(f"note: {len(unknown)} game(s) with a team that has no earlier game got the mean "
+                   f"rating (e.g. game {unknown[0]})", err=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
-EpochCallback = Callable[[int, int, float, float], None]
+if TYPE_CHECKING:
+    from nbalife.forecast.lstm import EpochProgress
 
 
 @contextmanager
-def epoch_bar(enabled: bool, title: str = "LSTM") -> Iterator[EpochCallback | None]:
+def epoch_bar(enabled: bool, title: str = "LSTM") -> Iterator[EpochProgress | None]:
     """Yield a ``(epoch, epochs, train_loss, val_loss)`` callback drawing a rich bar, or None."""
     if not enabled or not sys.stderr.isatty():
         yield None

@@ -9,10 +9,13 @@ import sys
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from nbalife.forecast.metrics import ModelScore
 
 stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
 stderr = Console(stderr=True, soft_wrap=True)
@@ -83,3 +86,13 @@ def key_values(title: str, value: Any) -> Table:
     data = jsonable(value)
     return table(title, ["field", "value"], [(k, v if not isinstance(v, (dict, list)) else json.dumps(v))
                                              for k, v in data.items()])
+
+
+def score_table(title: str, scores: Iterable[ModelScore]) -> Table:
+    """Forecasters' scores, one row each: n, MAE, paired difference from persistence ± its SE,
+    RMSE, bias, coverage and width."""
+    from nbalife.forecast.metrics import versus_persistence
+
+    return table(title, ["model", "n", "MAE", "vs persistence", "RMSE", "bias", "coverage", "width"],
+                 [(s.model, s.n, s.mae, versus_persistence(s), s.rmse, s.bias, s.coverage, s.width)
+                  for s in scores])

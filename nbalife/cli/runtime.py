@@ -6,11 +6,21 @@ import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import typer
 
 from nbalife.errors import BadInput
+
+# Commands that write state may create a missing home; any other command refuses it (exit 2),
+# so a mistyped --home is never created by a read-only command.
+CREATES_HOME = frozenset({
+    "train", "predict", "demo", "replay", "data ingest", "db upgrade", "outcomes sync", "conformal check",
+    "dejavu update", "lstm retrain", "abtest start", "abtest advance", "abtest stop", "registry register",
+    "registry promote", "registry rollback", "registry gc",
+})
+# Commands that need neither settings nor a home: they print the defaults or check a given file.
+WITHOUT_CONFIG = frozenset({"config validate", "config defaults"})
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -28,6 +38,7 @@ class Runtime:
     db_url: str | None = None
     json: bool = False
     verbose: bool = False
+    command: str = ""  # the running command, e.g. "conformal check" (set by ``runtime``)
 
     @cached_property
     def loaded(self) -> LoadedSettings:
@@ -49,9 +60,9 @@ class Runtime:
         return self.settings.database.url or default_url(self.home)
 
     @cached_property
-    def engine(self) -> Engine:
-        """The store's engine with the schema created (exit 4 if unreachable)."""
-        from nbalife.store.engine import init_schema, make_engine
+    def unchecked_engine(self) -> Engine:
+        """The store's engine at whatever schema revision it is (for the ``db`` commands)."""
+        from nbalife.store.engine import make_engine
 
         database = self.settings.database
         if database.url is None:
@@ -59,20 +70,33 @@ class Runtime:
                 self.home.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
                 raise BadInput(f"--home {self.home}: cannot be used as a home: {exc.strerror}") from None
-        engine = make_engine(self.database_url, busy_timeout_s=database.busy_timeout_s,
-                             connect_timeout_s=database.connect_timeout_s)
-        init_schema(engine)
-        return engine
+        return make_engine(self.database_url, busy_timeout_s=database.busy_timeout_s,
+                           connect_timeout_s=database.connect_timeout_s)
 
-    def lock(self, name: str, wait_s: float = 0.0) -> Any:
-        """The run lock ``name`` for this store (file lock or PostgreSQL advisory lock)."""
-        from nbalife.locks import run_lock
+    @cached_property
+    def engine(self) -> Engine:
+        """The store's engine once the store is at the code's schema revision: an empty store is
+        created, one at another revision refused (exit 2), an unreachable one is exit 4."""
+        from nbalife.store.migrate import open_store
 
-        return run_lock(name, home=self.home, engine=self.engine, wait_s=wait_s)
+        open_store(self.unchecked_engine)
+        return self.unchecked_engine
 
     @staticmethod
     def now() -> dt.datetime:
         return dt.datetime.now(dt.timezone.utc)
+
+    def start(self, command: str) -> None:
+        """Begin ``command``: a bad configuration stops it (exit 2) unless it needs none, and a
+        missing home is refused unless the command creates one."""
+        self.command = command
+        if command in WITHOUT_CONFIG:
+            return
+        self.loaded  # noqa: B018 - load and validate now, before the command does anything
+        if self.home.exists() and not self.home.is_dir():
+            raise BadInput(f"--home {self.home}: cannot be used as a home: not a folder")
+        if not self.home.exists() and command not in CREATES_HOME:
+            raise BadInput(f"--home {self.home}: no such folder ({command or 'this command'} does not create one)")
 
 
 def runtime(ctx: typer.Context) -> Runtime:
@@ -80,4 +104,9 @@ def runtime(ctx: typer.Context) -> Runtime:
     root = ctx.find_root()
     if not isinstance(root.obj, Runtime):
         root.obj = Runtime()
+    names, here = [], ctx
+    while here.parent is not None:  # the command's names below the root, e.g. "data ingest"
+        names.append(here.info_name or "")
+        here = here.parent
+    root.obj.start(" ".join(reversed(names)))
     return root.obj

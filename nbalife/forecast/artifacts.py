@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+import numpy as np
 
 from nbalife.errors import BadInput
+from nbalife.files import write_atomic
+
+_E = TypeVar("_E")
 
 
 class NotFitted(BadInput):
@@ -23,25 +25,30 @@ def require_fitted(estimator: object, attribute: str) -> None:
         raise NotFitted(f"{name} is not fitted: call fit() or {name}.load() first")
 
 
-def write_atomic(path: Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_json(path: Path, data: dict[str, Any]) -> Path:
     """Write ``data`` as indented JSON (no NaN or infinity: strict JSON) atomically."""
     text = json.dumps(data, indent=2, sort_keys=True, allow_nan=False) + "\n"
-    return write_atomic(path, lambda tmp: tmp.write_text(text))
+    return write_atomic(path, text)
+
+
+def write_npz(path: Path, arrays: dict[str, np.ndarray]) -> Path:
+    """Write named arrays as an uncompressed ``.npz`` (no pickled objects) atomically."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as handle:
+            np.savez(handle, **arrays)
+
+    return write_atomic(path, write)
+
+
+def read_npz(path: Path) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (no pickle); a missing or damaged file is BadInput naming it."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {name: npz[name] for name in npz.files}
+    except FileNotFoundError:
+        raise BadInput(f"{path}: missing model file") from None
+    except Exception as exc:  # zipfile, zlib and numpy raise many types for damaged files
+        raise BadInput(f"{path}: corrupt or truncated ({type(exc).__name__}: {exc})") from None
 
 
 def read_json(path: Path, kind: str) -> dict[str, Any]:
@@ -56,6 +63,20 @@ def read_json(path: Path, kind: str) -> dict[str, Any]:
     if not isinstance(data, dict) or data.get("format") != kind:
         raise BadInput(f"{path}: not a {kind} file")
     return data
+
+
+def read_model(cls: type[_E], path: Path, kind: str) -> tuple[_E, dict[str, Any]]:
+    """An unfitted ``cls`` built from the ``params`` of the JSON artifact ``path`` (its
+    ``format`` must be ``kind``) and checked by its ``_check_params``, with the artifact's
+    data; bad parameters are BadInput naming the file."""
+    data = read_json(path, kind)
+    params = field(data, "params", path)
+    try:
+        model = cls(**params)
+        model._check_params()
+    except (TypeError, BadInput) as exc:
+        raise BadInput(f"{path}: corrupt model file: bad params {params!r} ({exc})") from None
+    return model, data
 
 
 def field(data: dict[str, Any], key: str, path: Path) -> Any:

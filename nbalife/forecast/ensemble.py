@@ -1,18 +1,24 @@
-"""Ensemble: a convex combination of the Dejavu and LSTM forecasts, weights fitted on validation.
+"""Ensemble: a convex combination of the components' forecasts, weights fitted on validation.
 
-``forecast = w * dejavu + (1 - w) * lstm`` with ``w`` in [0, 1] (so the weights sum to 1 and the
-same weights apply to the predicted moves, since both forecasts add the same ``d18``). ``w``
-minimises the validation MAE over a grid of step ``step``. The system is judged on MAE, and MAE
-is convex and piecewise linear in ``w``, so the grid finds its minimum to within ``step``
-without a least-squares proxy that would chase the squared errors of rare big scoring runs.
+Components: Dejavu, the LSTM and, where the model set has one, the context component
+(``nbalife.forecast.context``). ``forecast = sum_i w_i * component_i`` with the weights on the
+simplex (non-negative, summing to 1, so the same weights apply to the predicted moves, since
+every forecast adds the same ``d18``). The weights minimise the validation MAE over a grid of
+step ``step`` on the simplex. The system is judged on MAE, and MAE is convex and piecewise
+linear in the weights, so the grid finds its minimum to within ``step`` without a
+least-squares proxy that would chase the squared errors of rare big scoring runs.
 
-The weight leaves the equal split ``w = 0.5`` only when validation shows the move is worth it:
-the best grid weight must beat equal weights by more than one standard error of the paired
+The weights leave the equal split (``1/m`` each) only when validation shows the move is worth
+it: the best grid point must beat equal weights by more than one standard error of the paired
 difference in absolute errors. Most of ``d24 - d18`` is noise, so on a few hundred validation
 games the grid minimum is mostly chance (the "forecast combination puzzle": estimated weights
 lose to the simple average out of sample). Measured on simulated seasons (train 3,250 /
 validation 750 / test 2,000 games, seed 2024): fitted weight 0.24 gave test MAE 4.603, equal
 weights 4.594, persistence 4.601.
+
+Without the context forecasts (``predict(..., context=None)``, e.g. a game whose matchup is not
+given) the context weight is shared among the other two in proportion to their weights (equal
+shares if both are 0): the pattern-only fallback.
 """
 
 from __future__ import annotations
@@ -23,15 +29,27 @@ from typing import Any
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.forecast.artifacts import field, read_json, require_fitted, write_json
+from nbalife.forecast.artifacts import field, read_model, require_fitted, write_json
 from nbalife.forecast.patterns import check_values
 
 JSON_FILE = "ensemble.json"
 FORMAT = "nbalife.ensemble"
+COMPONENTS = ("dejavu", "lstm", "context")
+_CHUNK = 256  # grid points scored at a time (bounds memory on big validation sets)
+
+
+def simplex_grid(m: int, step: float) -> np.ndarray:
+    """Every weight vector of ``m`` non-negative multiples of ``step`` summing to 1."""
+    n = round(1.0 / step)
+    if m == 2:
+        first = np.arange(n + 1)
+        return np.column_stack([first, n - first]) / n
+    rows = [(i, j, n - i - j) for i in range(n + 1) for j in range(n + 1 - i)]
+    return np.asarray(rows, dtype=np.float64) / n
 
 
 class Ensemble:
-    """Weights for Dejavu and LSTM: ``weights_ = {"dejavu": w, "lstm": 1 - w}``."""
+    """Weights per component: ``weights_ = {"dejavu": w1, "lstm": w2[, "context": w3]}``."""
 
     def __init__(self, step: float = 0.01) -> None:
         self.step = step
@@ -44,42 +62,60 @@ class Ensemble:
         if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= 1:
             raise BadInput(f"Ensemble: step={step!r} must be a number in (0, 1]")
 
-    def fit(self, y: object, dejavu: object, lstm: object) -> Ensemble:
-        """Choose the weight minimising the MAE of ``y`` (halftime differentials) on validation."""
+    def fit(self, y: object, dejavu: object, lstm: object, context: object = None) -> Ensemble:
+        """Choose the weights minimising the MAE of ``y`` (halftime differentials) on validation."""
         self._check_params()
         target = check_values("validation halftime differentials", y, np.size(y))
         if len(target) == 0:
             raise BadInput("Ensemble: the validation set is empty")
-        a = check_values("Dejavu validation forecasts", dejavu, len(target))
-        b = check_values("LSTM validation forecasts", lstm, len(target))
-        grid = np.linspace(0.0, 1.0, round(1.0 / self.step) + 1)
-        errors = np.abs(target[None, :] - (grid[:, None] * a + (1.0 - grid[:, None]) * b))
-        maes = errors.mean(axis=1)
-        best = int(np.argmin(maes))
-        equal = int(np.argmin(np.abs(grid - 0.5)))
-        gain = errors[equal] - errors[best]
+        names = COMPONENTS if context is not None else COMPONENTS[:2]
+        labels = {"dejavu": "Dejavu", "lstm": "LSTM", "context": "context"}
+        given = {"dejavu": dejavu, "lstm": lstm, "context": context}
+        forecasts = np.stack([check_values(f"{labels[n]} validation forecasts", given[n], len(target))
+                              for n in names])
+        grid = simplex_grid(len(names), self.step)
+        maes = np.concatenate([np.abs(target - grid[i:i + _CHUNK] @ forecasts).mean(axis=1)
+                               for i in range(0, len(grid), _CHUNK)])
+        best = grid[int(np.argmin(maes))]
+        equal = np.full(len(names), 1.0 / len(names))
+        gain = np.abs(target - equal @ forecasts) - np.abs(target - best @ forecasts)
         standard_error = gain.std() / np.sqrt(len(gain)) if len(gain) > 1 else np.inf
-        if gain.mean() <= standard_error:
-            best = equal
-        self.dejavu_weight_ = float(grid[best])
-        self.weights_ = {"dejavu": self.dejavu_weight_, "lstm": 1.0 - self.dejavu_weight_}
-        self.validation_mae_ = {"dejavu": float(maes[-1]), "lstm": float(maes[0]),
-                                "ensemble": float(maes[best]), "n": len(target)}
+        chosen = best if gain.mean() > standard_error else equal
+        self.weights_ = {name: float(w) for name, w in zip(names, chosen)}
+        self.validation_mae_ = {**{name: float(np.abs(target - f).mean())
+                                   for name, f in zip(names, forecasts)},
+                                "ensemble": float(np.abs(target - chosen @ forecasts).mean()),
+                                "n": len(target)}
         return self
 
-    def predict(self, dejavu: object, lstm: object) -> np.ndarray:
-        """The weighted forecast (float64)."""
-        require_fitted(self, "dejavu_weight_")
+    def pattern_weights(self) -> dict[str, float]:
+        """Dejavu's and the LSTM's weights with the context weight shared between them."""
+        require_fitted(self, "weights_")
+        a, b = self.weights_["dejavu"], self.weights_["lstm"]
+        total = a + b
+        return {"dejavu": a / total, "lstm": b / total} if total > 0 else {"dejavu": 0.5, "lstm": 0.5}
+
+    def predict(self, dejavu: object, lstm: object, context: object = None) -> np.ndarray:
+        """The weighted forecast (float64); without ``context``, the pattern-only fallback."""
+        require_fitted(self, "weights_")
         a = np.asarray(dejavu, dtype=np.float64)
         b = np.asarray(lstm, dtype=np.float64)
         if a.shape != b.shape:
             raise BadInput(f"Ensemble: Dejavu forecasts {a.shape} and LSTM forecasts {b.shape} "
                            "differ in shape")
-        return self.dejavu_weight_ * a + (1.0 - self.dejavu_weight_) * b
+        if context is None or "context" not in self.weights_:
+            w = self.pattern_weights()
+            return w["dejavu"] * a + w["lstm"] * b
+        c = np.asarray(context, dtype=np.float64)
+        if c.shape != a.shape:
+            raise BadInput(f"Ensemble: context forecasts {c.shape} and Dejavu forecasts {a.shape} "
+                           "differ in shape")
+        w = self.weights_
+        return w["dejavu"] * a + w["lstm"] * b + w["context"] * c
 
     def save(self, directory: Path) -> list[Path]:
         """Write ``ensemble.json``: the weights and the validation MAEs they came from."""
-        require_fitted(self, "dejavu_weight_")
+        require_fitted(self, "weights_")
         return [write_json(Path(directory) / JSON_FILE, {
             "format": FORMAT,
             "params": self.get_params(),
@@ -89,19 +125,21 @@ class Ensemble:
 
     @classmethod
     def load(cls, directory: Path) -> Ensemble:
-        """Read ``ensemble.json``; a missing or corrupt file is BadInput naming it."""
+        """Read ``ensemble.json`` (two or three components); a missing or corrupt file is
+        BadInput naming it."""
         path = Path(directory) / JSON_FILE
-        data = read_json(path, FORMAT)
-        params, weights = field(data, "params", path), field(data, "weights", path)
+        model, data = read_model(cls, path, FORMAT)
+        weights = field(data, "weights", path)
         try:
-            model = cls(**params)
-            model._check_params()
-            w = float(weights["dejavu"])
-        except (BadInput, TypeError, ValueError, KeyError) as exc:
+            names = COMPONENTS if "context" in weights else COMPONENTS[:2]
+            values = {name: float(weights[name]) for name in names}
+        except (TypeError, ValueError, KeyError) as exc:
             raise BadInput(f"{path}: corrupt model file: {exc}") from None
-        if not 0.0 <= w <= 1.0:
-            raise BadInput(f"{path}: corrupt model file: Dejavu weight {w} is outside [0, 1]")
-        model.dejavu_weight_ = w
-        model.weights_ = {"dejavu": w, "lstm": 1.0 - w}
+        for name, w in values.items():
+            if not 0.0 <= w <= 1.0:
+                raise BadInput(f"{path}: corrupt model file: {name} weight {w} is outside [0, 1]")
+        if abs(sum(values.values()) - 1.0) > 1e-6:
+            raise BadInput(f"{path}: corrupt model file: the weights sum to {sum(values.values())}")
+        model.weights_ = values
         model.validation_mae_ = field(data, "validation_mae", path)
         return model

@@ -1,11 +1,20 @@
-"""Forecast metrics: point errors (MAE from absolute errors) and interval coverage."""
+"""Forecast metrics: point errors (MAE from absolute errors), interval coverage, the score of
+every forecaster of a model set, and the cross-conformal estimate of coverage."""
 
 from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nbalife.errors import BadInput
+from nbalife.forecast.conformal import SplitConformal
 from nbalife.forecast.patterns import check_values
+
+if TYPE_CHECKING:
+    from nbalife.forecast.modelset import Forecasts
 
 
 def _pair(y: object, other: object, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -47,3 +56,71 @@ def interval_metrics(y: object, lower: object, upper: object) -> dict[str, float
         "mean_width": float((high - low).mean()),
         "n": len(actual),
     }
+
+
+@dataclass(frozen=True)
+class ModelScore:
+    """Accuracy of one forecaster on a set of games (interval figures only where it has one);
+    ``vs_persistence`` is the paired mean of ``|error| - |persistence's error|`` (negative:
+    better than persistence) and ``vs_persistence_se`` its standard error."""
+
+    model: str
+    n: int
+    mae: float
+    rmse: float
+    bias: float
+    coverage: float | None = None
+    width: float | None = None
+    vs_persistence: float | None = None
+    vs_persistence_se: float | None = None
+
+
+def score_forecasts(actual: np.ndarray, d18: np.ndarray, result: Forecasts,
+                    oracle: np.ndarray | None = None) -> list[ModelScore]:
+    """MAE (of absolute errors), RMSE, bias, the paired difference from persistence and
+    interval coverage for the ensemble, its components (the context one where it forecast),
+    persistence (``d18``) and, given, the simulator's ``oracle``."""
+    base = np.abs(actual - check_values("persistence forecasts", d18, len(actual)))
+
+    def point(name: str, predicted: np.ndarray) -> ModelScore:
+        m = point_metrics(actual, predicted)
+        paired = np.abs(actual - predicted) - base
+        se = float(paired.std(ddof=1) / np.sqrt(len(paired))) if len(paired) > 1 else None
+        return ModelScore(name, int(m["n"]), m["mae"], m["rmse"], m["bias"],
+                          vs_persistence=float(paired.mean()), vs_persistence_se=se)
+
+    interval = interval_metrics(actual, result.lower, result.upper)
+    ensemble = point("ensemble", result.forecast)
+    scores = [
+        dataclasses.replace(ensemble, coverage=interval["coverage"], width=interval["mean_width"]),
+        point("dejavu", result.dejavu),
+        point("lstm", result.lstm),
+        *([point("context", result.context)] if result.context is not None else []),
+        point("persistence", d18),
+    ]
+    if oracle is not None:
+        scores.append(point("oracle", oracle))
+    return scores
+
+
+def cross_conformal_coverage(residuals: np.ndarray, forecasts: np.ndarray, actual: np.ndarray,
+                             alpha: float) -> tuple[float, float]:
+    """Honest interval coverage and mean width on games that also calibrate the interval:
+    2-fold cross-conformal, each half calibrating a split-conformal interval for the other."""
+    halves = np.array_split(np.arange(len(actual)), 2)
+    covered, widths = [], []
+    for test, calib in ((halves[0], halves[1]), (halves[1], halves[0])):
+        layer = SplitConformal(alpha=alpha).fit(residuals[calib])
+        lower, upper = layer.interval(forecasts[test])
+        covered.append((actual[test] >= lower) & (actual[test] <= upper))
+        widths.append(upper - lower)
+    return float(np.concatenate(covered).mean()), float(np.concatenate(widths).mean())
+
+
+def versus_persistence(score: ModelScore) -> str:
+    """``"beats persistence by 0.071 ± 0.021"`` (or ``"trails ... by"``); "-" for persistence."""
+    if score.vs_persistence is None or score.model == "persistence":
+        return "-"
+    se = "?" if score.vs_persistence_se is None else f"{score.vs_persistence_se:.3f}"
+    verb = "beats" if score.vs_persistence < 0 else "trails"
+    return f"{verb} persistence by {abs(score.vs_persistence):.3f} ± {se}"

@@ -1,44 +1,55 @@
-"""A model set: Dejavu, LSTM, their ensemble and its conformal layer, fitted and saved together.
+"""A model set: Dejavu, LSTM, the context component, their ensemble and its conformal layer,
+fitted and saved together.
 
-Training uses three time-ordered splits: Dejavu's database and the LSTM's training set are the
-training games; the LSTM stops early on the validation games, where the ensemble weights are
-also fitted (both components forecast them out of sample); the conformal layer is calibrated on
-the absolute ensemble residuals of the calibration games, which neither model has seen, so the
-interval keeps its finite-sample guarantee.
+Training uses three time-ordered splits: Dejavu's database, the LSTM's training set, the team
+ratings' parameters and the context regression are the training games; the LSTM stops early on
+the validation games, where the ensemble weights are also fitted (every component forecasts
+them out of sample); the conformal layer is calibrated on the absolute ensemble residuals of
+the calibration games, which no model has seen, so the interval keeps its finite-sample
+guarantee. Each game's pre-game edge is its ratings as of its date: only results of earlier
+dates count (``TeamRatings.pregame`` over the three splits together).
 
-torch is imported only when an LSTM is trained or loaded.
+A model set saved before the context component (no ``ratings.json``/``context.json``) loads
+and predicts pattern-only; so does ``predict`` without edges (the context weight is shared
+between Dejavu and the LSTM, ``Ensemble.pattern_weights``).
+
+torch is imported only when the LSTM is trained; loading and predicting run in numpy.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.forecast import conformal, dejavu, ensemble
+from nbalife.forecast import conformal, context, dejavu, ensemble, lstm, ratings
 from nbalife.forecast.conformal import AdaptiveConformal
+from nbalife.forecast.context import ContextForecaster
 from nbalife.forecast.dejavu import Dejavu
 from nbalife.forecast.ensemble import Ensemble
+from nbalife.forecast.lstm import LSTMForecaster
+from nbalife.forecast.ratings import Pregame, TeamRatings
 from nbalife.forecast.patterns import check_patterns, to_arrays
+from nbalife.vocab import DEFAULT_K
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from nbalife.forecast.lstm import LSTMForecaster, Progress
+    from nbalife.forecast.lstm import EpochProgress
 
-FILES = (dejavu.NPZ_FILE, dejavu.JSON_FILE, "lstm.pt", "lstm.json", conformal.JSON_FILE,
+FILES = (dejavu.NPZ_FILE, dejavu.JSON_FILE, lstm.NPZ_FILE, lstm.JSON_FILE, conformal.JSON_FILE,
          ensemble.JSON_FILE)
+CONTEXT_FILES = (ratings.JSON_FILE, context.JSON_FILE)
 
 
 @dataclass(frozen=True)
 class ModelSetParams:
     """Hyper-parameters of every part (defaults justified in each part's docstring)."""
 
-    dejavu_k: int = 200
+    dejavu_k: int = DEFAULT_K
     dejavu_aggregation: str = "median"
     lstm_hidden_size: int = 64
     lstm_num_layers: int = 2
@@ -53,19 +64,18 @@ class ModelSetParams:
     aci_gamma: float = 0.005
     ensemble_step: float = 0.01
 
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
 
 @dataclass(frozen=True)
 class Forecasts:
-    """Per game: the ensemble forecast, its interval, and the two components (float64 arrays)."""
+    """Per game: the ensemble forecast, its interval, and the components (float64 arrays);
+    ``context`` is None when the forecast is pattern-only."""
 
     forecast: np.ndarray
     lower: np.ndarray
     upper: np.ndarray
     dejavu: np.ndarray
     lstm: np.ndarray
+    context: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.forecast)
@@ -73,22 +83,24 @@ class Forecasts:
 
 @dataclass(frozen=True)
 class ModelSet:
-    """The four fitted parts; replace one with ``dataclasses.replace`` (e.g. a recalibration)."""
+    """The fitted parts; replace one with ``dataclasses.replace`` (e.g. a recalibration).
+    ``ratings`` and ``context`` are None in a pattern-only set."""
 
     dejavu: Dejavu
     lstm: LSTMForecaster
     ensemble: Ensemble
     conformal: AdaptiveConformal
+    ratings: TeamRatings | None = None
+    context: ContextForecaster | None = None
 
     @classmethod
     def fit(cls, train: pd.DataFrame, validation: pd.DataFrame, calibration: pd.DataFrame,
-            params: ModelSetParams | None = None, progress: Progress | None = None) -> ModelSet:
+            params: ModelSetParams | None = None,
+            progress: EpochProgress | None = None) -> ModelSet:
         """Fit every part on its split (games frames in ``nbalife.interchange`` format).
 
         ``progress(epoch, epochs, train_loss, val_loss)`` follows the LSTM's training.
         """
-        from nbalife.forecast.lstm import LSTMForecaster
-
         p = params if params is not None else ModelSetParams()
         tr, va, ca = (to_arrays(frame) for frame in (train, validation, calibration))
         analogs = Dejavu(k=p.dejavu_k, aggregation=p.dejavu_aggregation).fit(
@@ -97,42 +109,87 @@ class ModelSet:
             hidden_size=p.lstm_hidden_size, num_layers=p.lstm_num_layers, epochs=p.lstm_epochs,
             batch_size=p.lstm_batch_size, learning_rate=p.lstm_learning_rate,
             patience=p.lstm_patience, seed=p.lstm_seed, device=p.lstm_device,
-        ).fit(tr.X, tr.y, va.X, va.y, progress=progress)
+        ).fit(tr.X, tr.moves, va.X, va.moves, progress=progress)
+        team, regression, edges = _fit_context(train, validation, calibration)
+        va_context = None if regression is None else regression.predict(va.X, edges[1])
         weights = Ensemble(step=p.ensemble_step).fit(va.y, analogs.predict(va.X),
-                                                     network.predict(va.X))
-        forecast = weights.predict(analogs.predict(ca.X), network.predict(ca.X))
+                                                     network.predict(va.X), va_context)
+        ca_context = None if regression is None else regression.predict(ca.X, edges[2])
+        forecast = weights.predict(analogs.predict(ca.X), network.predict(ca.X), ca_context)
         ages = (ca.dates.max() - ca.dates).astype(np.float64)  # days before the newest game
         layer = AdaptiveConformal(alpha=p.alpha, gamma=p.aci_gamma,
                                   halflife=p.conformal_halflife).fit(np.abs(ca.y - forecast), ages)
-        return cls(dejavu=analogs, lstm=network, ensemble=weights, conformal=layer)
+        return cls(dejavu=analogs, lstm=network, ensemble=weights, conformal=layer,
+                   ratings=team, context=regression)
 
-    def predict(self, X: object) -> Forecasts:
-        """Forecasts for patterns ``X`` (``d0..d18`` rows, or one pattern)."""
+    def pregame(self, games: pd.DataFrame, history: pd.DataFrame | None = None
+                ) -> Pregame | None:
+        """Each game's ratings as of its date (``TeamRatings.pregame``); None when pattern-only."""
+        return None if self.ratings is None else self.ratings.pregame(games, history)
+
+    def predict(self, X: object, edge: object = None) -> Forecasts:
+        """Forecasts for patterns ``X`` (``d0..d18`` rows, or one pattern) and, optionally, each
+        game's pre-game ``edge``; without it (or without a context component) pattern-only."""
         patterns = check_patterns(X)
         analog = self.dejavu.predict(patterns)
         network = self.lstm.predict(patterns)
-        forecast = self.ensemble.predict(analog, network)
+        strength = None
+        if edge is not None and self.context is not None:
+            strength = self.context.predict(patterns, edge)
+        forecast = self.ensemble.predict(analog, network, strength)
         lower, upper = self.conformal.interval(forecast)
-        return Forecasts(forecast=forecast, lower=lower, upper=upper, dejavu=analog, lstm=network)
+        return Forecasts(forecast=forecast, lower=lower, upper=upper, dejavu=analog, lstm=network,
+                         context=strength)
 
     def save(self, directory: Path) -> list[Path]:
-        """Write exactly ``FILES`` into ``directory`` (each atomically); returns their paths."""
+        """Write ``FILES`` (and ``CONTEXT_FILES`` where fitted) into ``directory``, each
+        atomically; returns their paths."""
         directory = Path(directory)
+        extra = [] if self.ratings is None or self.context is None else [
+            *self.ratings.save(directory), *self.context.save(directory)]
         return [*self.dejavu.save(directory), *self.lstm.save(directory),
-                *self.conformal.save(directory), *self.ensemble.save(directory)]
+                *self.conformal.save(directory), *self.ensemble.save(directory), *extra]
 
     @classmethod
-    def load(cls, directory: Path, device: str = "cpu") -> ModelSet:
-        """Read a saved model set (LSTM onto ``device``); a missing or damaged file is
-        BadInput naming it."""
-        from nbalife.forecast.lstm import LSTMForecaster
-
+    def load(cls, directory: Path) -> ModelSet:
+        """Read a saved model set (no torch); a missing or damaged file is BadInput naming it."""
         directory = Path(directory)
         if not directory.is_dir():
             raise BadInput(f"{directory}: no such model directory")
-        return cls(
+        present = [(directory / name).exists() for name in CONTEXT_FILES]
+        if any(present) and not all(present):
+            missing = CONTEXT_FILES[present.index(False)]
+            raise BadInput(f"{directory / missing}: missing (the model set has the other "
+                           "context file)")
+        models = cls(
             dejavu=Dejavu.load(directory),
-            lstm=LSTMForecaster.load(directory, device=device),
+            lstm=LSTMForecaster.load(directory),
             ensemble=Ensemble.load(directory),
             conformal=AdaptiveConformal.load(directory),
+            ratings=TeamRatings.load(directory) if all(present) else None,
+            context=ContextForecaster.load(directory) if all(present) else None,
         )
+        if (models.context is None) == ("context" in models.ensemble.weights_):
+            raise BadInput(f"{directory / ensemble.JSON_FILE}: its components do not match the "
+                           "model set's files")
+        return models
+
+
+def _fit_context(train: pd.DataFrame, validation: pd.DataFrame, calibration: pd.DataFrame
+                 ) -> tuple[TeamRatings | None, ContextForecaster | None, list[np.ndarray]]:
+    """Ratings and the context regression fitted on ``train``, and each split's pre-game edges
+    (ratings as of each game's date over the three splits); pattern-only (None, None, []) when
+    the training games carry no final margins."""
+    import pandas as pd
+
+    if "final_diff" not in train.columns or not np.isfinite(
+            pd.to_numeric(train["final_diff"], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+    ).any():
+        return None, None, []
+    team = TeamRatings().fit(train)
+    frames = [train, validation, calibration]
+    edge = team.pregame(pd.concat(frames, ignore_index=True)).edge
+    cuts = np.cumsum([len(frame) for frame in frames])[:-1]
+    edges = np.split(edge, cuts)
+    tr = to_arrays(train)
+    return team, ContextForecaster().fit(tr.X, tr.y, edges[0]), edges

@@ -1,15 +1,18 @@
-"""metadata.json of a model set: serialisation and strict validation."""
+"""metadata.json of a model set: serialisation and strict validation, and the artifact files it lists."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from nbalife.errors import BadInput
-from nbalife.registry.records import ChangeKind, FileEntry, VersionInfo, is_version
+from nbalife.registry.records import FileEntry, VersionInfo
+from nbalife.versions import ChangeKind, is_version
 
 METADATA = "metadata.json"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -107,6 +110,17 @@ def load(directory: Path) -> VersionInfo:
     )
 
 
+def load_or_none(root: Path, version: str | None) -> VersionInfo | None:
+    """Metadata of ``root/version``, or None when there is no version or it cannot be read
+    (a broken production must not block switching away from it)."""
+    if version is None:
+        return None
+    try:
+        return load(root / version)
+    except BadInput:
+        return None
+
+
 def _file_entry(path: Path, name: str, value: Any) -> FileEntry:
     try:
         check_name(name)
@@ -120,3 +134,26 @@ def _file_entry(path: Path, name: str, value: Any) -> FileEntry:
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise BadInput(f"{path}: files[{name!r}].size is not a non-negative integer")
     return FileEntry(name, sha, size)
+
+
+def collect_artifacts(files: Mapping[str, Path] | Path) -> dict[str, Path]:
+    """Validate the artifact set to register: plain names, existing regular files, at least one
+    (a folder stands for its plain files)."""
+    if isinstance(files, (str, os.PathLike)):
+        folder = Path(files)
+        if not folder.is_dir():
+            raise BadInput(f"{folder}: not a folder of model artifacts")
+        entries = list(folder.iterdir())
+        nested = [p for p in entries if not p.is_file()]
+        if nested:
+            raise BadInput(f"{nested[0]}: only plain files can be registered")
+        sources = {p.name: p for p in entries}
+    else:
+        sources = {name: Path(path) for name, path in files.items()}
+    if not sources:
+        raise BadInput("no artifact files to register")
+    for name, path in sources.items():
+        check_name(name)
+        if not path.is_file():
+            raise BadInput(f"{path}: artifact {name!r} is not a readable file")
+    return sources

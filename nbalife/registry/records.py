@@ -1,28 +1,14 @@
-"""Value types of the model registry: versions, change kinds, statuses, results."""
+"""Value types of the model registry: statuses, records and results of its operations."""
 
 from __future__ import annotations
 
-import math
-import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from nbalife.errors import BadInput
-
-_SEMVER = re.compile(r"(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)")
-
-
-class ChangeKind(str, Enum):
-    """Why a model set was made; decides the next version number."""
-
-    RECALIBRATION = "recalibration"  # patch
-    DEJAVU_UPDATE = "dejavu_update"  # minor
-    LSTM_RETRAIN = "lstm_retrain"  # minor
-    MANUAL = "manual"  # major
+from nbalife.versions import ChangeKind
 
 
 class Status(str, Enum):
@@ -34,72 +20,6 @@ class Status(str, Enum):
     CANDIDATE = "candidate"
     ARCHIVED = "archived"
     BROKEN = "broken"
-
-
-def parse_version(text: str) -> tuple[int, int, int]:
-    """``"1.2.0"`` -> ``(1, 2, 0)``; anything but MAJOR.MINOR.PATCH is bad input."""
-    match = _SEMVER.fullmatch(text) if isinstance(text, str) else None
-    if match is None:
-        raise BadInput(f"invalid version {text!r}: expected MAJOR.MINOR.PATCH, e.g. 1.2.0")
-    major, minor, patch = (int(g) for g in match.groups())
-    return major, minor, patch
-
-
-def is_version(text: str) -> bool:
-    return _SEMVER.fullmatch(text) is not None
-
-
-def newest_first(versions: Iterable[str]) -> list[str]:
-    """Versions ordered by semver (not string), newest first."""
-    return sorted(versions, key=parse_version, reverse=True)
-
-
-def next_version(existing: Iterable[str], kind: ChangeKind) -> str:
-    """The version after the highest existing one: patch for a recalibration, minor for a
-    Dejavu update or LSTM retrain, major for a manual change; 1.0.0 when none exists."""
-    ordered = newest_first(existing)
-    if not ordered:
-        return "1.0.0"
-    major, minor, patch = parse_version(ordered[0])
-    if kind is ChangeKind.RECALIBRATION:
-        return f"{major}.{minor}.{patch + 1}"
-    if kind is ChangeKind.MANUAL:
-        return f"{major + 1}.0.0"
-    return f"{major}.{minor + 1}.0"
-
-
-@dataclass(frozen=True)
-class Gate:
-    """Promotion gate: the candidate's ``mae`` must not exceed ``max_mae`` and its
-    ``coverage`` must not fall below ``min_coverage`` (None: not checked)."""
-
-    max_mae: float | None = None
-    min_coverage: float | None = None
-
-    def failures(self, metrics: Mapping[str, Any]) -> list[str]:
-        """One line per failing (or missing) figure; empty when the gate passes."""
-        out = []
-        for name, bound, too_far in (
-            ("mae", self.max_mae, lambda v, b: v > b),
-            ("coverage", self.min_coverage, lambda v, b: v < b),
-        ):
-            if bound is None:
-                continue
-            value = metrics.get(name)
-            if not _is_number(value):
-                out.append(f"{name} is missing from the metrics (gate needs it)")
-            elif too_far(value, bound):
-                relation = "above the maximum" if name == "mae" else "below the minimum"
-                out.append(f"{name} {value:g} is {relation} {bound:g}")
-        return out
-
-
-def _is_number(value: object) -> bool:
-    return (
-        isinstance(value, (int, float))
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-    )
 
 
 @dataclass(frozen=True)

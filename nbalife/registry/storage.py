@@ -1,5 +1,6 @@
-"""Crash-safe filesystem primitives of the registry: fsync, hashed copy, atomic symlink
-switch, crash-safe tree removal, an append-only JSON-lines log and a small file lock."""
+"""Crash-safe filesystem primitives of the registry: hashed copy, a model set written in one
+rename, atomic symlink switch, crash-safe tree removal and an append-only JSON-lines log.
+Mutual exclusion is not here: the Registry holds the lock it is given (nbalife.locks)."""
 
 from __future__ import annotations
 
@@ -9,21 +10,17 @@ import os
 import secrets
 import shutil
 import stat
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from nbalife.errors import BadInput
+from nbalife.files import fsync_dir, write_atomic
+from nbalife.registry.metadata import METADATA
+from nbalife.registry.records import FileEntry
+from nbalife.versions import is_version
 
 _CHUNK = 1 << 20
-
-
-def fsync_dir(path: Path) -> None:
-    """Make renames, creations and deletions inside ``path`` durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def hash_file(path: Path) -> tuple[str, int]:
@@ -50,13 +47,62 @@ def copy_hashed(src: Path, dst: Path) -> tuple[str, int]:
     return digest.hexdigest(), size
 
 
-def write_new(path: Path, data: bytes) -> None:
-    """Create ``path`` with ``data``, fsynced and read-only."""
-    with open(path, "xb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.chmod(path, 0o444)
+def write_set(
+    destination: Path,
+    sources: Mapping[str, Path],
+    dump: Callable[[tuple[FileEntry, ...]], bytes],
+    pause: Callable[[], None],
+) -> tuple[FileEntry, ...]:
+    """Copy ``sources`` (hashing each) and ``METADATA = dump(entries)`` into a fresh ``.tmp-*``
+    folder beside ``destination``, make it read-only, fsync, and rename it to ``destination``;
+    on an error the temp folder is removed. ``pause`` runs between steps (crash tests)."""
+    tmp = destination.with_name(f".tmp-{secrets.token_hex(6)}")
+    tmp.mkdir()
+    try:
+        entries = []
+        for name, src in sorted(sources.items()):
+            entries.append(FileEntry(name, *copy_hashed(src, tmp / name)))
+            pause()
+        write_atomic(tmp / METADATA, dump(tuple(entries)), mode=0o444)
+        os.chmod(tmp, 0o555)
+        pause()
+        os.rename(tmp, destination)
+    except BaseException:
+        if tmp.exists():
+            purge_tree(tmp)
+        raise
+    fsync_dir(destination.parent)
+    return tuple(entries)
+
+
+def clean_leftovers(root: Path, pointer: Path) -> list[str]:
+    """Remove what interrupted mutations left: ``.tmp-*``/``.trash-*`` folders in ``root`` and
+    temp symlinks beside ``pointer``; returns their names."""
+    cleaned = []
+    for path in sorted(root.iterdir()):
+        if path.name.startswith((".tmp-", ".trash-")) and path.is_dir() and not path.is_symlink():
+            purge_tree(path)
+            cleaned.append(path.name)
+    for path in sorted(pointer.parent.iterdir()):
+        if path.name.startswith(f".{pointer.name}-") and path.is_symlink():
+            path.unlink()
+            cleaned.append(f"{pointer.parent.name}/{path.name}")
+    return cleaned
+
+
+def read_pointer(pointer: Path, root: Path) -> str | None:
+    """The version a ``../<root>/<version>`` symlink names (None when absent); BadInput when it
+    is not such a symlink or the version folder is gone."""
+    if not os.path.lexists(pointer):
+        return None
+    if not pointer.is_symlink():
+        raise BadInput(f"{pointer}: expected a symlink to ../{root.name}/<version>")
+    target = Path(os.readlink(pointer))
+    if target.parent != Path("..") / root.name or not is_version(target.name):
+        raise BadInput(f"{pointer}: points to {str(target)!r}, not ../{root.name}/<version>")
+    if not (root / target.name).is_dir():
+        raise BadInput(f"{pointer}: points to version {target.name}, which does not exist")
+    return target.name
 
 
 def replace_symlink(link: Path, target: str) -> None:

@@ -11,9 +11,9 @@ from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
 from nbalife.interchange import check_output, file_format, load_games, read_frame, validate, write_games
-from nbalife.store.engine import reachable
+from nbalife.store.engine import reachable, retrying
 from nbalife.store.events import record_event
-from nbalife.store.games import SeasonSummary, read_games, summarize, upsert_games
+from nbalife.store.games import SeasonSummary, UpsertCounts, read_games, summarize, upsert_games
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,7 +47,7 @@ def ingest(
     path = Path(path)
     rejects = Path(rejects_path) if rejects_path else path.with_name(path.stem + ".rejects.csv")
     if skip_invalid:
-        check_output(rejects, source=path)
+        check_output(rejects, source=path, option="--rejects")
     frame = read_frame(path)
     valid, rejections = validate(frame)
     if rejections and not skip_invalid:
@@ -58,11 +58,17 @@ def ingest(
         import pandas as pd
 
         written = write_games(pd.DataFrame([r.__dict__ for r in rejections]), rejects)
-    with reachable(engine), engine.begin() as conn:
-        counts = upsert_games(conn, valid, now)
-        record_event(conn, "ingest", "ok", at=now, details={
-            "file": str(path), "rows": len(frame), "inserted": counts.inserted,
-            "updated": counts.updated, "rejected": len(rejections)})
+
+    def load() -> UpsertCounts:
+        with engine.begin() as conn:
+            counts = upsert_games(conn, valid, now)
+            record_event(conn, "ingest", "ok", at=now, details={
+                "file": str(path), "rows": len(frame), "inserted": counts.inserted,
+                "updated": counts.updated, "rejected": len(rejections)})
+        return counts
+
+    with reachable(engine):
+        counts = retrying(load)  # a deadlock with a concurrent ingest rolls back; load again
     return IngestResult(path, len(frame), counts.inserted, counts.updated, len(rejections), written)
 
 
@@ -117,6 +123,7 @@ def export(
     until: dt.date | None = None,
 ) -> ExportResult:
     """Write the stored games (optionally filtered) to a CSV or Parquet file, atomically."""
+    check_output(path, option="--out")
     with reachable(engine), engine.connect() as conn:
         frame = read_games(conn, season=season, since=since, until=until)
     write_games(frame, path)
@@ -143,6 +150,7 @@ class SimulationResult:
     games: int
     season: str
     seed: int
+    era: str
     first_date: str
     last_date: str
     halftime_mean: float
@@ -159,16 +167,19 @@ def simulate(
     seed: int,
     start_date: dt.date | None = None,
     drift: str | None = None,
+    era: str = "recent",
 ) -> SimulationResult:
-    """Simulate a season with ``nbalife.simulate`` and write it in the interchange format."""
+    """Simulate a season with ``nbalife.simulate`` (constants of ``era``) and write it in the
+    interchange format."""
     from nbalife.simulate import parse_drift, simulate_season
 
+    check_output(path, option="--out")
     frame = simulate_season(games, season=season, seed=seed, start_date=start_date,
-                            drift=parse_drift(drift) if drift else None)
+                            drift=parse_drift(drift) if drift else None, era=era)
     write_games(frame, path)
     move = frame["d24"] - frame["d18"]
     return SimulationResult(
-        file=Path(path), games=len(frame), season=season, seed=seed,
+        file=Path(path), games=len(frame), season=season, seed=seed, era=era,
         first_date=str(frame["game_date"].min()), last_date=str(frame["game_date"].max()),
         halftime_mean=float(frame["d24"].mean()), halftime_sd=float(frame["d24"].std()),
         persistence_mae=float(move.abs().mean()),

@@ -13,11 +13,12 @@ from nbalife.config import Settings
 from nbalife.errors import BadInput
 from nbalife.interchange import FUTURE_COLUMNS, write_games
 from nbalife.services import data, evaluate, outcomes, predict, train
-from nbalife.services.evaluate import ModelScore
+from nbalife.forecast.metrics import ModelScore
 from nbalife.services.model_loading import load_model_set
 from nbalife.services.registry import open_registry
-from nbalife.store.engine import default_url, init_schema, make_engine
+from nbalife.store.engine import default_url, make_engine
 from nbalife.store.games import SeasonSummary
+from nbalife.store.migrate import open_store
 
 HISTORY_SHARE = 0.75
 BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data" / "nba"  # the repository's data/nba
@@ -36,11 +37,12 @@ class DemoResult:
 
 
 def run_demo(home: Path | None, *, games: int, seed: int, now: dt.datetime,
-             settings: Settings | None = None) -> DemoResult:
+             settings: Settings | None = None, force: bool = False) -> DemoResult:
     """Simulate ``games`` games; ingest the first 75% by date, train, register and promote a
-    model set, predict the rest from d0..d18, ingest their results, sync outcomes, evaluate."""
+    model set, predict the rest from d0..d18, ingest their results, sync outcomes, evaluate.
+    A given ``home`` that is not empty is refused unless ``force``."""
     settings = settings or Settings()
-    home, engine = _open_home(home)
+    home, engine = _open_home(home, force=force)
     season_file = home / "data" / "season.csv"
     simulated = data.simulate(season_file, games=games, season="2023-24", seed=seed)
     frame = data.read_games_file(season_file)
@@ -52,7 +54,7 @@ def run_demo(home: Path | None, *, games: int, seed: int, now: dt.datetime,
     ingested = data.ingest(engine, history_file, now=now)
     registry = open_registry(home, engine, settings)
     trained = train.train(train.load_training_games(engine, None, until=None), settings=settings, now=now,
-                          registry=registry, promote=True, description="nbalife demo")
+                          registry=registry, engine=engine, promote=True, description="nbalife demo")
     predicted = predict.predict_games(engine, registry, now=now, input_file=patterns_file,
                                       output=home / "data" / "forecasts.csv")
     data.ingest(engine, upcoming_file, now=now)
@@ -71,24 +73,26 @@ def run_demo(home: Path | None, *, games: int, seed: int, now: dt.datetime,
 
 
 def run_real_demo(home: Path | None, data_dir: Path, *, now: dt.datetime,
-                  settings: Settings | None = None, days: int | None = None) -> DemoResult:
+                  settings: Settings | None = None, days: int | None = None, force: bool = False) -> DemoResult:
     """Train on the earlier real seasons in ``data_dir``, then play the last one day by day:
     predict each day's games from d0..d18, ingest their results, sync outcomes; evaluate.
 
-    ``days`` stops after that many game days of the last season.
+    ``days`` stops after that many game days of the last season; a given ``home`` that is not
+    empty is refused unless ``force``.
     """
     settings = settings or Settings()
+    check_demo_home(home, force=force)
     files = [Path(data_dir) / name for name in REAL_SEASONS]
     for path in files:
         if not path.is_file():
             raise BadInput(f"{path}: bundled real season missing (nbalife demo --real needs {', '.join(REAL_SEASONS)})")
     history = [data.read_games_file(path) for path in files[:-1]]
     season = data.read_games_file(files[-1])
-    home, engine = _open_home(home)
+    home, engine = _open_home(home, force=force)
     loaded = data.ingest_files(engine, files[:-1], now=now)
     registry = open_registry(home, engine, settings)
     trained = train.train(train.load_training_games(engine, None, until=None), settings=settings, now=now,
-                          registry=registry, promote=True, description="nbalife demo --real")
+                          registry=registry, engine=engine, promote=True, description="nbalife demo --real")
     dates = sorted(season["game_date"].unique())[:days]
     played = season[season["game_date"].isin(dates)]
     day_file, patterns_file = home / "data" / "day.csv", home / "data" / "day-q2-6min.csv"
@@ -114,12 +118,26 @@ def run_real_demo(home: Path | None, data_dir: Path, *, now: dt.datetime,
     return DemoResult(home, default_url(home), data.summary(engine), scored.scores, steps)
 
 
-def _open_home(home: Path | None) -> tuple[Path, Engine]:
+def check_demo_home(home: Path | None, *, force: bool) -> None:
+    """BadInput unless the demo may use ``home``: none given (a new temporary one), a missing or
+    empty folder (a ``config.yaml`` alone counts as empty), or ``force``: the demo replaces the
+    games of the store and promotes its own model set."""
+    if home is None or force or not Path(home).is_dir():
+        return
+    held = sorted(entry.name for entry in Path(home).iterdir() if entry.name != "config.yaml")
+    if held:
+        shown = ", ".join(held[:5]) + (", …" if len(held) > 5 else "")
+        raise BadInput(f"--home {home}: is not empty ({shown}); the demo would overwrite its games and "
+                       "production: give an empty folder, or --force")
+
+
+def _open_home(home: Path | None, *, force: bool) -> tuple[Path, Engine]:
     """The demo's home (a new temporary folder unless given) and its SQLite store."""
+    check_demo_home(home, force=force)
     home = Path(home) if home is not None else Path(tempfile.mkdtemp(prefix="nbalife-demo-"))
-    home.mkdir(parents=True, exist_ok=True)
+    (home / "data").mkdir(parents=True, exist_ok=True)
     engine = make_engine(default_url(home))
-    init_schema(engine)
+    open_store(engine)
     return home, engine
 
 

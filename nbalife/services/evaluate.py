@@ -1,4 +1,5 @@
-"""Scoring forecasts against outcomes, next to persistence and the simulator's oracle."""
+"""Scoring forecasts against outcomes, next to persistence and the simulator's oracle; each
+game forecast with its context as of its date (the store's results plus the file's earlier ones)."""
 
 from __future__ import annotations
 
@@ -13,69 +14,56 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from nbalife.forecast.modelset import Forecasts
+    from nbalife.forecast.metrics import ModelScore
+    from sqlalchemy import Engine
+
+    from nbalife.forecast.modelset import ModelSet
     from nbalife.services.model_loading import LoadedModelSet
 
 
 @dataclass(frozen=True)
-class ModelScore:
-    """Accuracy of one forecaster on a set of games (interval figures only where it has one)."""
-
-    model: str
-    n: int
-    mae: float
-    rmse: float
-    bias: float
-    coverage: float | None = None
-    width: float | None = None
-
-
-def score_forecasts(actual: np.ndarray, d18: np.ndarray, result: Forecasts,
-                    oracle: np.ndarray | None = None) -> list[ModelScore]:
-    """MAE (of absolute errors), RMSE, bias and interval coverage for every forecaster."""
-    from nbalife.forecast.metrics import interval_metrics, point_metrics
-
-    def point(name: str, predicted: np.ndarray) -> ModelScore:
-        m = point_metrics(actual, predicted)
-        return ModelScore(name, int(m["n"]), m["mae"], m["rmse"], m["bias"])
-
-    interval = interval_metrics(actual, result.lower, result.upper)
-    ensemble = point("ensemble", result.forecast)
-    scores = [
-        ModelScore(ensemble.model, ensemble.n, ensemble.mae, ensemble.rmse, ensemble.bias,
-                   interval["coverage"], interval["mean_width"]),
-        point("dejavu", result.dejavu),
-        point("lstm", result.lstm),
-        point("persistence", d18),
-    ]
-    if oracle is not None:
-        scores.append(point("oracle", oracle))
-    return scores
-
-
-@dataclass(frozen=True)
 class EvaluationResult:
-    """Every forecaster's score on a file of finished games."""
+    """Every forecaster's score on a file of finished games; ``context`` counts the games by
+    the context they were forecast with ("ratings", "unknown-team", "none")."""
 
     file: Path
     version: str
     games: int
     scores: list[ModelScore]
+    context: dict[str, int]
 
 
-def evaluate(path: Path, loaded: LoadedModelSet) -> EvaluationResult:
-    """Forecast every game in ``path`` (with results) and score all forecasters."""
-    import numpy as np
+def evaluate(path: Path, loaded: LoadedModelSet, engine: Engine | None = None) -> EvaluationResult:
+    """Forecast every game in ``path`` (with results) and score all forecasters; with
+    ``engine``, the store's finished games count for each game's context too."""
+    from collections import Counter
+
+    from nbalife.services.matchups import Matchups, game_context, with_store
 
     frame = load_games(path)
     if frame.empty:
         raise BadInput(f"{path}: no games to evaluate")
-    patterns = frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
-    result = loaded.models.predict(patterns)
     oracle = _oracle(frame, Path(path)) if "oracle_d24" in frame.columns else None
+    matchups = with_store(engine, frame) if engine is not None else Matchups(frame, frame)
+    context = game_context(loaded.models, matchups, len(frame))
+    scores = score_games(frame, loaded.models, oracle, edge=context.edge)
+    return EvaluationResult(Path(path), loaded.version, len(frame), scores, dict(Counter(context.labels)))
+
+
+def score_games(frame: pd.DataFrame, models: ModelSet, oracle: np.ndarray | None = None,
+                edge: np.ndarray | None = None) -> list[ModelScore]:
+    """Forecast every game of ``frame`` (with ``d24``) and score all forecasters on it; without
+    ``edge``, each game's context comes from the frame's own earlier games."""
+    import numpy as np
+
+    from nbalife.forecast.metrics import score_forecasts
+
+    if edge is None:
+        pregame = models.pregame(frame)
+        edge = None if pregame is None else pregame.edge
+    patterns = frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
     actual = frame["d24"].to_numpy(dtype=float)
-    scores = score_forecasts(actual, patterns[:, -1].astype(float), result, oracle)
-    return EvaluationResult(Path(path), loaded.version, len(frame), scores)
+    return score_forecasts(actual, patterns[:, -1].astype(float), models.predict(patterns, edge), oracle)
 
 
 def _oracle(frame: pd.DataFrame, path: Path) -> np.ndarray:

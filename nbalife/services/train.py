@@ -1,29 +1,29 @@
-"""``nbalife train``: time-ordered splits, all four models, metrics, registration."""
+"""``nbalife train``: time-ordered splits, every model, metrics, registration."""
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
 import math
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from nbalife.config import Settings
 from nbalife.errors import BadInput, CheckFailed
 from nbalife.interchange import PATTERN_COLUMNS
-from nbalife.registry import ChangeKind, Gate, Registry
-from nbalife.services.evaluate import ModelScore, score_forecasts
+from nbalife.registry import ChangeKind, Registry
 
 if TYPE_CHECKING:
     import pandas as pd
+    from sqlalchemy import Engine
 
+    from nbalife.forecast.lstm import EpochProgress
+    from nbalife.forecast.metrics import ModelScore
     from nbalife.forecast.modelset import ModelSetParams
 
 MIN_SPLIT = 20
-Progress = Callable[[int, int, float, float], None]
 
 
 @dataclass(frozen=True)
@@ -85,40 +85,29 @@ def _info(name: str, frame: pd.DataFrame) -> SplitInfo:
     return SplitInfo(name, len(frame), str(frame["game_date"].min()), str(frame["game_date"].max()))
 
 
-def cross_conformal_coverage(residuals: Any, forecasts: Any, actual: Any, alpha: float) -> tuple[float, float]:
-    """Honest interval coverage and width on the calibration split: each half calibrates the other."""
-    import numpy as np
-
-    from nbalife.forecast.conformal import SplitConformal
-
-    halves = np.array_split(np.arange(len(actual)), 2)
-    covered, widths = [], []
-    for test, calib in ((halves[0], halves[1]), (halves[1], halves[0])):
-        layer = SplitConformal(alpha=alpha).fit(residuals[calib])
-        lower, upper = layer.interval(forecasts[test])
-        covered.append((actual[test] >= lower) & (actual[test] <= upper))
-        widths.append(upper - lower)
-    return float(np.concatenate(covered).mean()), float(np.concatenate(widths).mean())
-
-
 def train(
     games: pd.DataFrame,
     *,
     settings: Settings,
     now: dt.datetime,
     registry: Registry | None = None,
+    engine: Engine | None = None,
     promote: bool = False,
     out: Path | None = None,
-    progress: Progress | None = None,
+    progress: EpochProgress | None = None,
     description: str = "",
 ) -> TrainResult:
-    """Fit Dejavu, LSTM, ensemble and conformal on time-ordered splits; optionally register.
+    """Fit Dejavu, LSTM, context, ensemble and conformal on time-ordered splits (each
+    calibration game's context as of its date); optionally register (a
+    new major version: every part is refitted) and promote through the gate (needs ``engine``).
 
     Scores are on the calibration split, which no point model saw (the conformal layer
     calibrates on it, so interval coverage there is estimated by 2-fold cross-conformal).
     """
     import numpy as np
+    import pandas as pd
 
+    from nbalife.forecast.metrics import cross_conformal_coverage, score_forecasts
     from nbalife.forecast.modelset import ModelSet
 
     if out is not None and Path(out).exists() and not Path(out).is_dir():
@@ -131,7 +120,8 @@ def train(
 
     patterns = cal_df[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
     actual = cal_df["d24"].to_numpy(dtype=float)
-    result = models.predict(patterns)
+    pregame = models.pregame(cal_df, history=pd.concat([train_df, val_df], ignore_index=True))
+    result = models.predict(patterns, None if pregame is None else pregame.edge)
     scores = score_forecasts(actual, patterns[:, -1].astype(float), result)
     coverage, width = cross_conformal_coverage(np.abs(actual - result.forecast), result.forecast, actual,
                                                params.alpha)
@@ -141,7 +131,10 @@ def train(
         "mae": by_name["ensemble"].mae, "rmse": by_name["ensemble"].rmse, "bias": by_name["ensemble"].bias,
         "coverage": coverage, "width": width, "dejavu_mae": by_name["dejavu"].mae,
         "lstm_mae": by_name["lstm"].mae, "persistence_mae": by_name["persistence"].mae,
+        "vs_persistence": by_name["ensemble"].vs_persistence,
+        "vs_persistence_se": by_name["ensemble"].vs_persistence_se,
         "evaluated_games": len(cal_df),
+        **({"context_mae": by_name["context"].mae} if "context" in by_name else {}),
     }
     splits = [_info("train", train_df), _info("validation", val_df), _info("calibration", cal_df)]
     version, promoted, saved_to = None, False, None
@@ -151,23 +144,22 @@ def train(
     if registry is not None:
         version = _register(registry, models, metrics, params, splits, description)
         if promote:
-            gate = Gate(settings.registry.gate_max_mae, settings.registry.gate_min_coverage)
-            try:
-                registry.promote(version, gate=gate, reason="nbalife train --promote")
-            except CheckFailed as exc:
-                raise CheckFailed(f"registered {version} but did not promote it: {exc}") from exc
-            promoted = True
+            from nbalife.services.registry import promote as run_promotion
+
+            promotion = run_promotion(registry, engine, settings, version, now=now, reason="nbalife train --promote")
+            if promotion.failure:
+                raise CheckFailed(f"registered {version} but did not promote it: {promotion.failure}")
+            promoted = promotion.switch is not None  # False while a live-game freeze makes it wait
     return TrainResult(splits, scores, metrics, time.perf_counter() - started, version, promoted, saved_to)
 
 
 def _register(registry: Registry, models: Any, metrics: dict, params: Any, splits: list[SplitInfo],
               description: str) -> str:
-    registry.home.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".train-", dir=registry.home) as staging:
+    with registry.staging(".train-") as staging:
         models.save(Path(staging))
         window = {"first_date": splits[0].first_date, "last_date": splits[-1].last_date,
                   **{s.name: s.games for s in splits}}
-        info = registry.register(Path(staging), ChangeKind.LSTM_RETRAIN, metrics=metrics,
+        info = registry.register(Path(staging), ChangeKind.TRAIN, metrics=metrics,
                                  params=dataclasses.asdict(params), training_window=window,
                                  description=description or "nbalife train")
     return info.version

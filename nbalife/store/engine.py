@@ -1,18 +1,38 @@
-"""Engines for SQLite (embedded default) and PostgreSQL, and the schema's creation."""
+"""Engines for SQLite (embedded default) and PostgreSQL, and the one map of database errors."""
 
 from __future__ import annotations
 
-import re
+import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, TypeVar
 
-from sqlalchemy import Engine, create_engine, event, func, select
-from sqlalchemy.exc import ArgumentError, DatabaseError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import (
+    ArgumentError,
+    DatabaseError,
+    DBAPIError,
+    InterfaceError,
+    NoSuchModuleError,
+    OperationalError,
+    SQLAlchemyError,
+)
 
-from nbalife.errors import BadInput, Unreachable
-from nbalife.store import schema
+from nbalife.errors import BadInput, LockHeld, NbalifeError, Unreachable
+
+# SQLite reports a bad statement as OperationalError too; only these mean it cannot be used.
+SQLITE_UNAVAILABLE = ("SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_READONLY",
+                      "SQLITE_FULL")
+# PostgreSQL SQLSTATEs: connection exceptions, shutdown, too many connections, bad login, no such
+# database mean the store cannot be reached; deadlock and serialization failure mean a concurrent
+# run got in the way (retried by ``retrying``, then reported as contention, exit 3).
+UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "28", "3D000")
+CONFLICT_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
+SECRET_QUERY_KEYS = {"password", "passfile", "sslpassword"}
+MALFORMED = "malformed database URL"
+_T = TypeVar("_T")
 
 
 def default_url(home: Path) -> str:
@@ -20,19 +40,57 @@ def default_url(home: Path) -> str:
     return f"sqlite:///{Path(home).resolve() / 'nbalife.db'}"
 
 
-def redact(url: str) -> str:
-    """The URL with its password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+def parse_url(text: str) -> URL:
+    """``text`` parsed by SQLAlchemy's URL parser, or BadInput "malformed database URL" that never
+    echoes it (a URL that did not parse may hold a password anywhere)."""
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError, TypeError):
+        raise BadInput(f"{MALFORMED}: expected DIALECT://[USER[:PASSWORD]@]HOST[:PORT]/DATABASE "
+                       "(percent-encode @ : / in a password)") from None
+    if url.get_backend_name() == "sqlite" and (url.username or url.password or url.host or url.port):
+        raise BadInput(f"{MALFORMED}: a SQLite URL is sqlite:///PATH (no user, password or host)")
+    if url.get_backend_name() != "sqlite" and text.count("@") > 1:
+        raise BadInput(f"{MALFORMED}: more than one @ (percent-encode @ in a password as %40)")
+    if url.password is not None and not url.username:
+        raise BadInput(f"{MALFORMED}: a password without a user name")
+    if any(c in (url.host or "") for c in "@/ ") or any(c in (url.username or "") for c in "@ "):
+        raise BadInput(f"{MALFORMED}: an unencoded @ or space in the user, password or host "
+                       "(percent-encode it, e.g. %40)")
+    after = [url.host or "", url.database or "", *url.query.keys(), *(str(v) for v in url.query.values())]
+    if url.get_backend_name() != "sqlite" and any("@" in part for part in after):
+        raise BadInput(f"{MALFORMED}: an unencoded @ after the password (percent-encode it, e.g. %40)")
+    if url.port is not None and not 1 <= url.port <= 65535:
+        raise BadInput(f"{MALFORMED}: port {url.port} out of range 1-65535")
+    return url
+
+
+def redact(url: str | URL) -> str:
+    """The URL with its password (and any password query parameter) replaced by ``***``; a URL
+    that does not parse is never echoed."""
+    try:
+        parsed = parse_url(url) if isinstance(url, str) else url
+    except BadInput:
+        return f"<{MALFORMED}>"
+    query = {key: ("***" if key.lower() in SECRET_QUERY_KEYS else value) for key, value in parsed.query.items()}
+    return parsed.set(query=query).render_as_string(hide_password=True)
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: float = 10.0) -> Engine:
-    """Create an engine; SQLite gets WAL mode, a busy timeout and enforced foreign keys."""
+    """Create an engine; SQLite gets WAL mode, a busy timeout and an existing folder."""
+    parsed = parse_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in ("sqlite", "postgresql"):
+        raise BadInput(f"database URL {redact(parsed)!r}: use sqlite:///PATH or postgresql+psycopg://…")
     try:
-        if url.startswith("sqlite"):
-            engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
-            if engine.url.database in (None, "", ":memory:"):
-                raise BadInput(f"database URL {url!r}: an in-memory SQLite store keeps nothing; "
+        if backend == "sqlite":
+            if parsed.database in (None, "", ":memory:"):
+                raise BadInput(f"database URL {redact(parsed)!r}: an in-memory SQLite store keeps nothing; "
                                "use sqlite:///PATH")
+            folder = Path(parsed.database).parent
+            if not folder.is_dir():
+                raise BadInput(f"database folder {folder} does not exist")
+            engine = create_engine(parsed, connect_args={"timeout": busy_timeout_s})
 
             @event.listens_for(engine, "connect")
             def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
@@ -43,57 +101,80 @@ def make_engine(url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: fl
                 cursor.close()
 
             return engine
-        if url.startswith("postgresql"):
-            return create_engine(url, pool_pre_ping=True,
-                                 connect_args={"connect_timeout": int(connect_timeout_s)})
-    except (ArgumentError, NoSuchModuleError, ValueError) as exc:
-        raise BadInput(f"database URL {redact(url)!r}: {exc}") from None
-    raise BadInput(f"database URL {redact(url)!r}: use sqlite:///PATH or postgresql+psycopg://…")
+        return create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": int(connect_timeout_s)})
+    except NoSuchModuleError:
+        raise BadInput(f"database URL {redact(parsed)!r}: unknown driver (use postgresql+psycopg)") from None
+    except (ArgumentError, ValueError) as exc:
+        raise BadInput(f"database URL {redact(parsed)!r}: invalid ({type(exc).__name__})") from None
+
+
+def lock_for_write(conn: Connection) -> None:
+    """On SQLite, start the transaction with ``BEGIN IMMEDIATE`` so that it holds the store's write
+    lock before it reads: what it counts stays true until it commits (PostgreSQL needs nothing)."""
+    if conn.dialect.name != "sqlite":
+        return
+    dbapi = conn.connection.dbapi_connection
+    if dbapi is not None and not dbapi.in_transaction:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error (psycopg 3 ``sqlstate``, psycopg2 ``pgcode``), or None."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+
+
+def store_error(exc: BaseException, url: str | URL | None = None) -> NbalifeError | None:
+    """The expected failure a SQLAlchemy error stands for, or None for a bug.
+
+    By SQLSTATE first: a deadlock or serialization failure is contention with a concurrent run
+    (``LockHeld``, exit 3); connection, login and missing-database states are ``Unreachable``
+    (exit 4). Without one: connection failures (for SQLite: cannot open, busy past the timeout,
+    I/O, read-only, full) are ``Unreachable``; a file that is not a database is ``BadInput``.
+    ``url`` is named, redacted, when known.
+    """
+    where = f"database {redact(url)}" if url else "database"
+    state = sqlstate(exc)
+    if state in CONFLICT_SQLSTATES:
+        return LockHeld(f"{where}: {CONFLICT_SQLSTATES[state]} with a concurrent run (SQLSTATE {state}); "
+                        "nothing was written, run it again")
+    sqlite_error = getattr(getattr(exc, "orig", None), "sqlite_errorname", None)  # Python >= 3.11
+    if isinstance(exc, OperationalError) and sqlite_error and not sqlite_error.startswith(SQLITE_UNAVAILABLE):
+        return None
+    if (state or "").startswith(UNREACHABLE_SQLSTATES) or isinstance(exc, (OperationalError, InterfaceError)):
+        reason = str(exc.orig if getattr(exc, "orig", None) is not None else exc).strip().splitlines()
+        return Unreachable(f"{where} is unreachable: {reason[0] if reason else type(exc).__name__}")
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return Unreachable(f"{where} connection lost")
+    if type(exc) is DatabaseError:  # e.g. SQLite: "file is not a database"
+        return BadInput(f"{where}: {exc.orig}")
+    return None
+
+
+def retrying(work: Callable[[], _T], *, attempts: int = 4, pause_s: float = 0.05) -> _T:
+    """``work()``, run again (after a growing pause) while it fails by deadlock or serialization
+    failure, at most ``attempts`` times in all; then that failure as ``LockHeld`` saying so.
+    ``work`` must own its transaction, so that a failed attempt has written nothing."""
+    attempt = 1
+    while True:
+        try:
+            return work()
+        except DBAPIError as exc:
+            if sqlstate(exc) not in CONFLICT_SQLSTATES:
+                raise
+            if attempt >= attempts:
+                raise LockHeld(f"{store_error(exc)} (persisted after {attempts} attempts)") from exc
+        time.sleep(pause_s * 2 ** (attempt - 1))
+        attempt += 1
 
 
 @contextmanager
 def reachable(engine: Engine) -> Iterator[None]:
-    """Turn connection failures into ``Unreachable`` (exit 4) naming the redacted URL."""
+    """Raise database errors as the expected failure they stand for, naming the store."""
     try:
         yield
-    except OperationalError as exc:
-        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
-        raise Unreachable(f"database {redact(str(engine.url))} is unreachable: {reason}") from exc
-    except DBAPIError as exc:
-        if exc.connection_invalidated:
-            raise Unreachable(f"database {redact(str(engine.url))} connection lost") from exc
-        if type(exc) is DatabaseError:  # e.g. SQLite: "file is not a database"
-            raise BadInput(f"database {redact(str(engine.url))}: {exc.orig}") from exc
-        raise
-
-
-def init_schema(engine: Engine) -> None:
-    """Create missing tables and indexes (idempotent)."""
-    if engine.url.get_backend_name() == "sqlite" and engine.url.database not in (None, "", ":memory:"):
-        parent = Path(engine.url.database).parent
-        if not parent.is_dir():
-            raise BadInput(f"database folder {parent} does not exist")
-    with reachable(engine):
-        schema.metadata.create_all(engine)
-
-
-@dataclass(frozen=True)
-class StoreStatus:
-    """What ``db check`` reports."""
-
-    backend: str
-    url: str
-    server_version: str
-    tables: dict[str, int]
-
-
-def check(engine: Engine) -> StoreStatus:
-    """Connect, create the schema if needed, and count the rows of every table."""
-    init_schema(engine)
-    with reachable(engine), engine.connect() as conn:
-        counts = {
-            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in schema.metadata.sorted_tables
-        }
-        version = ".".join(str(part) for part in (engine.dialect.server_version_info or ()))
-    return StoreStatus(engine.url.get_backend_name(), redact(str(engine.url)), version, counts)
+    except SQLAlchemyError as exc:
+        failure = store_error(exc, engine.url)
+        if failure is None:
+            raise
+        raise failure from exc

@@ -11,7 +11,8 @@ from sqlalchemy import Connection, func, select
 from nbalife.interchange import DIFF_COLUMNS, GAME_COLUMNS
 from nbalife.store import schema
 from nbalife.store.times import to_db_time
-from nbalife.store.upsert import upsert
+from nbalife.store.engine import lock_for_write
+from nbalife.store.upsert import upsert_counting
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -39,17 +40,14 @@ class UpsertCounts:
 
 
 def upsert_games(conn: Connection, frame: pd.DataFrame, now: dt.datetime) -> UpsertCounts:
-    """Insert or replace games by ``game_id`` (re-ingesting a game updates it)."""
+    """Insert or replace games by ``game_id`` (re-ingesting a game updates it), in ``game_id``
+    order, counting inside the write: concurrent ingests of overlapping files report inserts
+    that add up to the games stored. Call it first in its transaction (SQLite takes the write
+    lock here)."""
+    lock_for_write(conn)
     records = _records(frame, now)
-    ids = [r["game_id"] for r in records]
-    existing = 0
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        existing += conn.execute(
-            select(func.count()).select_from(schema.games).where(schema.games.c.game_id.in_(chunk))
-        ).scalar_one()
-    upsert(conn, schema.games, records, key=["game_id"])
-    return UpsertCounts(inserted=len(records) - existing, updated=existing)
+    inserted = upsert_counting(conn, schema.games, records, key=["game_id"])
+    return UpsertCounts(inserted=inserted, updated=len(records) - inserted)
 
 
 def read_games(
@@ -78,6 +76,17 @@ def read_games(
     frame["game_date"] = frame["game_date"].astype(str)
     frame["final_diff"] = frame["final_diff"].astype("Int64")
     return frame
+
+
+def count_games(conn: Connection, *, after: dt.date | None = None, until: dt.date | None = None) -> int:
+    """How many games have a date after ``after`` (exclusive) and up to ``until`` (inclusive)."""
+    table = schema.games
+    query = select(func.count()).select_from(table)
+    if after is not None:
+        query = query.where(table.c.game_date > after)
+    if until is not None:
+        query = query.where(table.c.game_date <= until)
+    return conn.execute(query).scalar_one()
 
 
 @dataclass(frozen=True)
@@ -113,3 +122,20 @@ def summarize(conn: Connection) -> list[SeasonSummary]:
         variance = max(mean_sq - mean * mean, 0.0) * n / (n - 1) if n > 1 else 0.0
         summaries.append(SeasonSummary(row.season, n, str(row.first), str(row.last), mean, variance**0.5))
     return summaries
+
+
+RESULT_COLUMNS = ["game_id", "season", "game_date", "home", "away", "final_diff"]
+
+
+def read_results(conn: Connection) -> pd.DataFrame:
+    """The finished games (with ``final_diff``): ids, teams and final margins, oldest first, for
+    team ratings as of a date."""
+    import pandas as pd
+
+    table = schema.games
+    query = (select(*[table.c[name] for name in RESULT_COLUMNS])
+             .where(table.c.final_diff.is_not(None)).order_by(table.c.game_date, table.c.game_id))
+    frame = pd.DataFrame(conn.execute(query).all(), columns=RESULT_COLUMNS)
+    frame["game_date"] = frame["game_date"].astype(str)
+    frame["final_diff"] = frame["final_diff"].astype(float)
+    return frame

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Iterable
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, Subquery, and_, insert, or_, select, update
 
 from nbalife.store import schema
 from nbalife.store.times import from_db_time, to_db_time
@@ -28,6 +28,7 @@ class Prediction:
     created_at: dt.datetime
     actual: float | None = None
     error: float | None = None
+    context: str | None = None  # "ratings", "unknown-team" or "none" (pattern-only)
 
 
 def log_predictions(conn: Connection, predictions: list[Prediction]) -> int:
@@ -97,30 +98,84 @@ def resolve(conn: Connection, *, now: dt.datetime, game_ids: list[str] | None = 
     return result.rowcount
 
 
-def read_predictions(
+@dataclass(frozen=True)
+class ResolvedPrediction:
+    """The latest prediction of one (game, arm, version) with its outcome; ``d18`` from the games table."""
+
+    game_id: str
+    arm: str
+    version: str
+    created_at: dt.datetime
+    forecast: float
+    lower: float
+    upper: float
+    dejavu: float | None
+    lstm: float | None
+    actual: float
+    error: float
+    d18: float | None
+
+
+def latest_rows(
+    *,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    version: str | None = None,
+    arm: str | None = None,
+) -> Subquery:
+    """The rule "one prediction per game and arm counts", as a subquery.
+
+    Among the predictions created in ``[since, until)`` (and of ``version``/``arm`` if given),
+    only the latest row per (game_id, arm, model_version) is kept: newest ``created_at``, ties
+    broken by the highest id. It counts once it has an outcome (``actual`` not null); an older
+    row superseded by a re-prediction never does. The subquery joins ``d18`` from the games table.
+
+    "Latest" is an anti-join (no newer row of the same key in the window), which both backends
+    run as index probes or a hash anti-join, without sorting the window.
+    """
+    table, games = schema.predictions, schema.games
+    newer = schema.predictions.alias("newer")
+    superseded = (
+        select(newer.c.id)
+        .where(newer.c.game_id == table.c.game_id, newer.c.arm == table.c.arm,
+               newer.c.model_version == table.c.model_version, newer.c.created_at >= table.c.created_at,
+               or_(newer.c.created_at > table.c.created_at, newer.c.id > table.c.id))
+    )
+    query = (
+        select(table.c.game_id, table.c.arm, table.c.model_version.label("version"), table.c.created_at,
+               table.c.forecast, table.c.lower, table.c.upper, table.c.dejavu, table.c.lstm, table.c.actual,
+               table.c.error, games.c.d18)
+        .select_from(table.outerjoin(games, games.c.game_id == table.c.game_id))
+        .where(table.c.actual.is_not(None))
+    )
+    if since is not None:  # repeated on the newer rows so a planner can range-scan them too
+        query = query.where(table.c.created_at >= to_db_time(since))
+        superseded = superseded.where(newer.c.created_at >= to_db_time(since))
+    if until is not None:
+        query = query.where(table.c.created_at < to_db_time(until))
+        superseded = superseded.where(newer.c.created_at < to_db_time(until))
+    if version is not None:
+        query = query.where(table.c.model_version == version)
+    if arm is not None:
+        query = query.where(table.c.arm == arm)
+    return query.where(~superseded.exists()).subquery("latest")
+
+
+def latest_resolved(
     conn: Connection,
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    resolved_only: bool = False,
-    arm: str | None = None,
     version: str | None = None,
-) -> list[Prediction]:
-    """Predictions in a time window (computed by the caller), oldest first."""
-    table = schema.predictions
-    query = select(table).order_by(table.c.created_at, table.c.id)
-    if since is not None:
-        query = query.where(table.c.created_at >= to_db_time(since))
-    if until is not None:
-        query = query.where(table.c.created_at < to_db_time(until))
-    if resolved_only:
-        query = query.where(table.c.actual.is_not(None))
-    if arm is not None:
-        query = query.where(table.c.arm == arm)
-    if version is not None:
-        query = query.where(table.c.model_version == version)
+    arm: str | None = None,
+) -> list[ResolvedPrediction]:
+    """The counted predictions of a window (see ``latest_rows``), by created_at then game_id."""
+    latest = latest_rows(since=since, until=until, version=version, arm=arm)
+    rows = conn.execute(select(latest).order_by(latest.c.created_at, latest.c.game_id, latest.c.arm,
+                                                latest.c.version)).all()
     return [
-        Prediction(r.game_id, r.arm, r.model_version, r.forecast, r.lower, r.upper, r.dejavu, r.lstm,
-                   r.d18, from_db_time(r.created_at), r.actual, r.error)
-        for r in conn.execute(query).all()
+        ResolvedPrediction(r.game_id, r.arm, r.version, from_db_time(r.created_at), r.forecast, r.lower,
+                           r.upper, r.dejavu, r.lstm, r.actual, r.error,
+                           None if r.d18 is None else float(r.d18))
+        for r in rows
     ]

@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 from sqlalchemy.dialects import sqlite
 
@@ -56,6 +57,7 @@ predictions = Table(
     Column("actual", Float, nullable=True),
     Column("error", Float, nullable=True),
     Column("resolved_at", DateTime, nullable=True),
+    Column("context", String(16), nullable=True),
     Index("ix_predictions_created_at", "created_at"),
     Index("ix_predictions_game_arm", "game_id", "arm"),
     Index("ix_predictions_version_created", "model_version", "created_at"),
@@ -92,5 +94,10 @@ ab_tests = Table(
     Column("stage_started_at", DateTime, nullable=False),
     Column("ended_at", DateTime, nullable=True),
     Column("details", Text, nullable=False, default="{}"),
+    Column("mode", String(8), nullable=False, server_default="split"),
+    Column("min_improvement", Float, nullable=False, server_default="0.5"),
+    Column("reason", Text, nullable=True),
     Index("ix_ab_tests_status", "status"),
+    Index("ux_ab_tests_one_running", "status", unique=True,
+          sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'")),
 )

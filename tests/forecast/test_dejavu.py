@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import nbalife.forecast.dejavu as dejavu_module
+import nbalife.forecast.knn as knn
 from nbalife.errors import BadInput
 from nbalife.forecast.dejavu import Analog, Dejavu
 from nbalife.forecast.patterns import GameArrays, to_arrays
@@ -63,9 +63,9 @@ def test_small_chunks_and_blocks_give_the_same_neighbours(monkeypatch: pytest.Mo
     np.testing.assert_array_equal(expected[1], brute_force(model, queries, 5)[1])
     # 4 queries a chunk (the last holds 1); 768-row blocks of the 5,120 padded rows at 4 queries
     # (the last block is 512 rows), 3,072-row blocks at 1 query: both levels of groups in use.
-    monkeypatch.setattr(dejavu_module, "CHUNK_QUERIES", 4)
-    monkeypatch.setattr(dejavu_module, "BLOCK_BYTES", 768 * 4 * 4)
-    assert len(model.index_) == 5120 and dejavu_module._levels(5120, 5) == 2
+    monkeypatch.setattr(knn, "CHUNK_QUERIES", 4)
+    monkeypatch.setattr(knn, "BLOCK_BYTES", 768 * 4 * 4)
+    assert len(model.index_.matrix) == 5120 and knn._levels(5120, 5) == 2
     for got, want in zip(model.kneighbors(queries), expected, strict=True):
         np.testing.assert_array_equal(got, want)
 
@@ -73,7 +73,7 @@ def test_small_chunks_and_blocks_give_the_same_neighbours(monkeypatch: pytest.Mo
 @pytest.mark.parametrize("n, k, levels", [(300, 40, 0), (3000, 100, 1), (60_000, 200, 2)])
 def test_every_depth_of_the_selection_equals_brute_force(n: int, k: int, levels: int) -> None:
     model = fitted(continuous_walks(n, seed=n + 1), k)
-    assert dejavu_module._levels(len(model.index_), k) == levels
+    assert knn._levels(len(model.index_.matrix), k) == levels
     queries = continuous_walks(9, seed=2)
     distances, indices = model.kneighbors(queries)
     expected_distances, expected_indices = brute_force(model, queries, k)
@@ -171,7 +171,7 @@ def test_update_keeps_the_newest_max_size(walks: pd.DataFrame) -> None:
     assert model.n_patterns_ == 800
     np.testing.assert_array_equal(model.game_ids_, walks["game_id"].iloc[800:1600])
     assert (np.diff(model.dates_.astype(np.int64)) >= 0).all()
-    assert len(model.index_) >= 800
+    assert len(model.index_.matrix) >= 800
     reference = Dejavu(k=20).fit(*_arrays(to_arrays(walks.iloc[800:1600])))
     np.testing.assert_array_equal(model.predict(new.X[:30]), reference.predict(new.X[:30]))
 

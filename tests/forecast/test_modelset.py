@@ -1,4 +1,5 @@
-"""The model set: fitted on three splits, calibrated, saved as six files, loaded back."""
+"""The model set: fitted on three splits, calibrated, saved as eight files (six for a
+pattern-only set), loaded back; with and without pre-game context."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 
 from nbalife.errors import BadInput
 from nbalife.forecast.metrics import interval_metrics, point_metrics
-from nbalife.forecast.modelset import FILES, Forecasts, ModelSet, ModelSetParams
+from nbalife.forecast.modelset import CONTEXT_FILES, FILES, Forecasts, ModelSet, ModelSetParams
 from nbalife.forecast.patterns import to_arrays
 
 from .conftest import random_walk_games
@@ -50,7 +51,8 @@ def test_forecasts_combine_the_parts(model_set: ModelSet, splits: dict[str, pd.D
         assert getattr(forecasts, name).shape == (100,)
     np.testing.assert_array_equal(forecasts.dejavu, model_set.dejavu.predict(X))
     np.testing.assert_array_equal(forecasts.lstm, model_set.lstm.predict(X))
-    w = model_set.ensemble.weights_["dejavu"]
+    assert forecasts.context is None  # no edges: pattern-only
+    w = model_set.ensemble.pattern_weights()["dejavu"]
     np.testing.assert_allclose(forecasts.forecast, w * forecasts.dejavu + (1 - w) * forecasts.lstm)
     width = forecasts.upper - forecasts.lower
     np.testing.assert_allclose(width, 2 * model_set.conformal.quantile_)
@@ -67,20 +69,56 @@ def test_parts_are_fitted_on_their_splits(model_set: ModelSet,
     assert model_set.conformal.alpha == 0.05 and model_set.conformal.gamma == 0.005
 
 
-def test_save_writes_exactly_six_files_and_loads_back(tmp_path: Path, model_set: ModelSet,
-                                                      splits: dict[str, pd.DataFrame]) -> None:
+def test_context_enters_with_edges(model_set: ModelSet, splits: dict[str, pd.DataFrame]) -> None:
+    test = splits["test"]
+    pregame = model_set.pregame(test, history=splits["calibration"])
+    X = to_arrays(test).X
+    forecasts = model_set.predict(X, pregame.edge)
+    np.testing.assert_array_equal(forecasts.context, model_set.context.predict(X, pregame.edge))
+    w = model_set.ensemble.weights_
+    assert set(w) == {"dejavu", "lstm", "context"} and sum(w.values()) == pytest.approx(1.0)
+    np.testing.assert_allclose(forecasts.forecast, w["dejavu"] * forecasts.dejavu
+                               + w["lstm"] * forecasts.lstm + w["context"] * forecasts.context)
+    assert model_set.ratings.n_games_ == 1500 and model_set.context.n_games_ == 1500
+
+
+def test_save_writes_exactly_eight_files_and_loads_back(tmp_path: Path, model_set: ModelSet,
+                                                        splits: dict[str, pd.DataFrame]) -> None:
     paths = model_set.save(tmp_path)
-    assert sorted(p.name for p in paths) == sorted(FILES) == sorted(
+    assert sorted(p.name for p in paths) == sorted(FILES + CONTEXT_FILES) == sorted(
         p.name for p in tmp_path.iterdir())
-    assert sorted(FILES) == sorted(["dejavu.npz", "dejavu.json", "lstm.pt", "lstm.json",
-                                    "conformal.json", "ensemble.json"])
+    assert sorted(FILES + CONTEXT_FILES) == sorted([
+        "dejavu.npz", "dejavu.json", "lstm.npz", "lstm.json", "conformal.json", "ensemble.json",
+        "ratings.json", "context.json"])
     X = to_arrays(splits["test"]).X
-    before, after = model_set.predict(X), ModelSet.load(tmp_path).predict(X)
-    for name in ("forecast", "lower", "upper", "dejavu", "lstm"):
-        np.testing.assert_array_equal(getattr(after, name), getattr(before, name))
+    edge = model_set.pregame(splits["test"]).edge
+    loaded = ModelSet.load(tmp_path)
+    for before, after in ((model_set.predict(X), loaded.predict(X)),
+                          (model_set.predict(X, edge), loaded.predict(X, edge))):
+        for name in ("forecast", "lower", "upper", "dejavu", "lstm"):
+            np.testing.assert_array_equal(getattr(after, name), getattr(before, name))
 
 
-@pytest.mark.parametrize("name", FILES)
+def test_a_set_without_final_margins_is_pattern_only(tmp_path: Path,
+                                                     splits: dict[str, pd.DataFrame]) -> None:
+    train, validation, calibration = (splits[n].drop(columns="final_diff")
+                                      for n in ("train", "validation", "calibration"))
+    model = ModelSet.fit(train, validation, calibration, PARAMS)
+    assert model.ratings is None and set(model.ensemble.weights_) == {"dejavu", "lstm"}
+    assert sorted(p.name for p in model.save(tmp_path)) == sorted(FILES)
+    X = to_arrays(splits["test"]).X
+    assert ModelSet.load(tmp_path).predict(X, np.zeros(len(X))).context is None
+
+
+def test_one_context_file_without_the_other_is_bad_input(tmp_path: Path,
+                                                         model_set: ModelSet) -> None:
+    model_set.save(tmp_path)
+    (tmp_path / "context.json").unlink()
+    with pytest.raises(BadInput, match="context.json: missing"):
+        ModelSet.load(tmp_path)
+
+
+@pytest.mark.parametrize("name", FILES + CONTEXT_FILES)
 def test_a_truncated_file_is_bad_input_naming_it(tmp_path: Path, model_set: ModelSet,
                                                  name: str) -> None:
     model_set.save(tmp_path)

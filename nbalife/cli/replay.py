@@ -1,0 +1,62 @@
+"""``nbalife replay``: the lifecycle policy over a season in simulated time, in a temporary home."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from nbalife.cli.options import parse_date
+from nbalife.cli.render import key_values, show, table
+from nbalife.cli.runtime import runtime
+
+
+def replay(
+    ctx: typer.Context,
+    games: Annotated[List[Path], typer.Option("--games", help="Games file with results (repeat for several).")],
+    since: Annotated[Optional[str], typer.Option("--from", help="First replayed day (default: the files' last "
+                                                              "season, or the day after --train-until).",
+                                                 callback=parse_date)] = None,
+    until: Annotated[Optional[str], typer.Option("--to", help="Last replayed day (default: the last game).",
+                                                 callback=parse_date)] = None,
+    policy: Annotated[Optional[Path], typer.Option(help="Configuration file whose policy is replayed "
+                                                        "(default: this home's configuration).")] = None,
+    train_until: Annotated[Optional[str], typer.Option(help="Last day of the first model's training games "
+                                                            "(default: the day before --from).",
+                                                       callback=parse_date)] = None,
+    abtest_mode: Annotated[str, typer.Option(help="Mode of the A/B tests a registered retrain starts: "
+                                                  "split or shadow.")] = "split",
+) -> None:
+    """Train on the games before the window, then play it day by day: each game forecast at minute
+    18, its result stored, outcomes synced and every scheduled job run at its cron time. Prints the
+    policy's actions and the weekly coverage, width and MAE next to doing nothing and persistence."""
+    from nbalife.config import load_settings
+    from nbalife.services.replay import replay as run
+
+    rt = runtime(ctx)
+    settings = load_settings(policy).settings if policy is not None else rt.settings
+    result = run(list(games), settings=settings, since=since, until=until, train_until=train_until,
+                 abtest_mode=abtest_mode)
+    columns = ["week", "games", "coverage", "width", "MAE", "nothing cov", "nothing width", "nothing MAE",
+               "persistence MAE"]
+    show(
+        rt.json,
+        result,
+        key_values("Replay", {
+            "replayed": f"{result.replay_games} games {result.replay_first}..{result.replay_last}",
+            "first model": f"{result.first_production}, trained on {result.train_games} games "
+                           f"{result.train_first}..{result.train_last}",
+            "production at the end": result.last_production,
+            "seconds": round(result.seconds, 1),
+        }),
+        table("Actions by kind", ["job outcome", "count"], list(result.action_counts.items())),
+        table("Actions", ["at", "job", "outcome", "version", "detail"],
+              [(a.at, a.job, a.outcome, a.version, a.detail) for a in result.actions
+               if a.job != "metrics-check"]),
+        table("Weekly figures: the policy, the first model untouched, persistence", columns,
+              [(w.period, w.games, w.coverage, w.width, w.mae, w.nothing_coverage, w.nothing_width, w.nothing_mae,
+                w.persistence_mae) for w in [*result.weeks, result.total]]),
+        table(f"Time per job kind ({result.seconds:.1f} s in all)", ["job", "runs", "seconds"],
+              [(j.job, j.runs, j.seconds) for j in result.jobs]),
+    )

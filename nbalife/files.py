@@ -1,0 +1,76 @@
+"""Whole-file writes that never leave a half-written file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def umask_mode(mode: int = 0o666) -> int:
+    """``mode`` as a plain ``open`` would create it under the process umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mode & ~mask
+
+
+def fsync_dir(path: Path) -> None:
+    """Make renames, creations and deletions inside ``path`` durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes | str | Callable[[Path], object], *, mode: int | None = None) -> Path:
+    """Write ``path`` in one step: ``data`` (bytes or text), or ``data(tmp)`` writing a temporary
+    file beside it, is fsynced and renamed into place, then the folder is fsynced. The file gets
+    ``mode`` (default: what the umask gives a new file). On any error the temporary file is
+    removed and ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        if callable(data):
+            data(tmp)
+        else:
+            tmp.write_bytes(data.encode() if isinstance(data, str) else data)
+        with open(tmp, "rb+") as written:
+            os.fsync(written.fileno())
+        os.chmod(tmp, umask_mode() if mode is None else mode)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+    return path
+
+
+
+def check_output_path(path: Path, *, option: str | None = None, suffixes: tuple[str, ...] = (),
+                      folder: bool = False, source: Path | None = None) -> Path:
+    """The one check of every path a command will write (BadInput naming ``option`` and the path):
+    a file needs one of ``suffixes`` (when given), an existing parent folder, not to be a folder
+    and not to be the ``source`` it reads; a ``folder`` output must not be an existing file and
+    needs an existing parent. Nothing is created."""
+    from nbalife.errors import BadInput, quoted
+
+    path = Path(path)
+    where = f"{option} {path}" if option else str(path)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise BadInput(f"{where}: exists and is not a folder")
+    else:
+        if suffixes and path.suffix.lower() not in suffixes:
+            raise BadInput(f"{where}: unknown file type {quoted(path.suffix)} (use {' or '.join(suffixes)})")
+        if source is not None and path.resolve() == Path(source).resolve():
+            raise BadInput(f"{where}: is the input file; write to another file")
+        if path.is_dir():
+            raise BadInput(f"{where}: is a folder, not a file")
+    if not path.parent.is_dir():
+        raise BadInput(f"{where}: folder {path.parent} does not exist")
+    return path

@@ -1,0 +1,1 @@
+"""Monitoring statistics: pure functions over arrays, no store, no models."""

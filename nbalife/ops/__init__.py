@@ -1,0 +1,1 @@
+"""Operations: the cron schedule, the live-game freeze and notifications."""

@@ -1,0 +1,57 @@
+"""The live-game freeze: daily windows in a named time zone when production must not change."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from nbalife.errors import BadInput
+
+_WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
+
+
+@dataclass(frozen=True)
+class Freeze:
+    """Daily windows ``(start, end)`` in ``zone``; a window whose end is before its start
+    runs past midnight."""
+
+    windows: tuple[tuple[dt.time, dt.time], ...]
+    zone: str
+    text: str
+
+    def active(self, now: dt.datetime) -> bool:
+        """Whether ``now`` (UTC, naive or aware) falls inside a window."""
+        from zoneinfo import ZoneInfo
+
+        aware = now if now.tzinfo else now.replace(tzinfo=dt.timezone.utc)
+        local = aware.astimezone(ZoneInfo(self.zone)).time()
+        for start, end in self.windows:
+            inside = start <= local < end if start < end else (local >= start or local < end)
+            if inside:
+                return True
+        return False
+
+
+def parse_freeze(text: str) -> Freeze:
+    """``"HH:MM-HH:MM[, HH:MM-HH:MM ...] Area/City"``; anything else is bad input naming it."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    shown = repr(text[:80])
+    spans, _, zone = text.strip().rpartition(" ")
+    if not spans or not zone:
+        raise BadInput(f"freeze window {shown}: expected 'HH:MM-HH:MM Area/City'")
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise BadInput(f"freeze window {shown}: unknown time zone {zone[:60]!r}") from None
+    windows = []
+    for span in spans.split(","):
+        match = _WINDOW.fullmatch(span.strip())
+        if not match:
+            raise BadInput(f"freeze window {shown}: {span.strip()[:40]!r} is not HH:MM-HH:MM")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if (h1, m1) == (h2, m2):
+            raise BadInput(f"freeze window {shown}: {span.strip()!r} is empty")
+        windows.append((dt.time(h1, m1), dt.time(h2, m2)))
+    return Freeze(tuple(windows), zone, text.strip())

@@ -1,0 +1,53 @@
+"""Versions derived from production (the same artifacts with one part replaced, registered as its
+child), and the lifecycle event the jobs that make them record.
+
+A recalibration replaces the conformal layer, a Dejavu update the pattern database; every other
+file is copied unchanged from the verified production folder. The set is staged in a temporary
+folder under the home and registered in one step (the registry renames it into place), so a
+failure before registration leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from nbalife.registry import ChangeKind, Production, Registry, VersionInfo
+from nbalife.store.engine import reachable
+from nbalife.store.events import record_event
+
+
+def record_job(engine: Engine, kind: str, outcome: str, *, at: dt.datetime, version: str | None,
+               details: dict[str, Any]) -> None:
+    """The job's one lifecycle event, in its own transaction."""
+    with reachable(engine), engine.begin() as conn:
+        record_event(conn, kind, outcome, at=at, version=version, details=details)
+
+
+def register_derived(
+    registry: Registry,
+    production: Production,
+    write_part: Callable[[Path], object],
+    kind: ChangeKind,
+    *,
+    description: str,
+    metrics: dict[str, Any],
+    params: dict[str, Any],
+    training_window: dict[str, Any] | None = None,
+) -> VersionInfo:
+    """Copy production's files into a staging folder, let ``write_part`` overwrite its part there,
+    and register the folder as a ``kind`` child of production (by default with its training
+    window)."""
+    with registry.staging(".derive-") as staging:
+        folder = Path(staging)
+        for entry in production.info.files:
+            shutil.copyfile(production.path / entry.name, folder / entry.name)
+        write_part(folder)
+        return registry.register(folder, kind, metrics=metrics, params=params, description=description,
+                                 base=production.version,
+                                 training_window=training_window or production.info.training_window)

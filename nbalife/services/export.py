@@ -1,0 +1,78 @@
+"""``metrics export --prometheus``: the lifecycle's figures as a node_exporter textfile."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from nbalife.files import check_output_path
+from nbalife.ops.prometheus import Exposition, JobStatus, write_textfile
+from nbalife.registry import Registry
+from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
+from nbalife.services.metrics import window_metrics
+from nbalife.store.abtests import running_test
+from nbalife.store.engine import reachable
+from nbalife.store.events import list_events
+
+WINDOWS = {"1d": dt.timedelta(days=1), "7d": dt.timedelta(days=7)}
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What was written where."""
+
+    file: Path
+    production: str | None
+    predictions_1d: int
+    predictions_7d: int
+    jobs: int
+    abtest_active: bool
+    drift_features: int
+
+
+def check_prom_path(path: Path) -> Path:
+    """The textfile collector reads ``*.prom`` files from an existing folder."""
+    return check_output_path(path, option="--prometheus", suffixes=(".prom",))
+
+
+def job_statuses(logs: Path) -> list[JobStatus]:
+    """The last exit code and success time of each job, as the cron wrapper recorded them."""
+    statuses = []
+    for exit_file in sorted(logs.glob("*.exit")) if logs.is_dir() else []:
+        job = exit_file.name[: -len(".exit")]
+        code, at = _numbers(exit_file, 2)
+        success_file = logs / f"{job}.success"
+        (success,) = _numbers(success_file, 1) if success_file.is_file() else (None,)
+        statuses.append(JobStatus(job, None if code is None else int(code), at, success))
+    return statuses
+
+
+def _numbers(path: Path, count: int) -> tuple[float | None, ...]:
+    """``count`` numbers from a wrapper status file; Nones where it is unreadable (a run in progress)."""
+    try:
+        values = tuple(float(v) for v in path.read_text().split())
+    except (OSError, ValueError):
+        return (None,) * count
+    return values if len(values) == count else (None,) * count
+
+
+def export(engine: Engine, registry: Registry, home: Path, path: Path, *, now: dt.datetime) -> ExportResult:
+    """Gather the figures (1- and 7-day windows, production, jobs, A/B stage, last drift check)
+    and write them to ``path`` atomically."""
+    check_prom_path(path)
+    windows = {label: window_metrics(engine, now - span, now) for label, span in WINDOWS.items()}
+    with reachable(engine), engine.connect() as conn:
+        test = running_test(conn)
+        drift_events = list_events(conn, kind=DRIFT_EVENT, limit=1)
+    drift = {feature: {"psi": figures.get("psi"), "ks_pvalue": figures.get("ks_pvalue")}
+             for feature, figures in (drift_events[0].details.get("features", {}) if drift_events else {}).items()}
+    jobs = job_statuses(home / "logs")
+    exposition = Exposition(
+        windows=windows, production=registry.current_version(), jobs=jobs, abtest_active=test is not None,
+        abtest_stage_share=None if test is None else test.shares[test.stage], drift=drift)
+    write_textfile(path, exposition)
+    return ExportResult(path, exposition.production, windows["1d"].n, windows["7d"].n, len(jobs),
+                        test is not None, len(drift))

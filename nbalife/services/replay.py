@@ -1,0 +1,221 @@
+"""``nbalife replay``: the lifecycle policy over a historical or simulated season, in a temporary
+home, next to doing nothing (the first model untouched) and to persistence."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from nbalife.config import DatabaseSettings, Settings
+from nbalife.errors import BadInput
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from nbalife.forecast.lstm import EpochProgress
+    from nbalife.ops.season import Action, DayProgress
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """One week or month of the replayed games: the policy's served forecasts, the first model
+    untouched, and persistence (d18 as the halftime forecast; it has no interval)."""
+
+    period: str
+    games: int
+    coverage: float
+    width: float
+    mae: float
+    nothing_coverage: float
+    nothing_width: float
+    nothing_mae: float
+    persistence_mae: float
+
+
+@dataclass(frozen=True)
+class JobTime:
+    """How often a job kind ran in simulated time and the wall-clock seconds it took."""
+
+    job: str
+    runs: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ReplayResult:
+    """The replay's inputs, what the policy did, and the figures that resulted."""
+
+    files: list[Path]
+    train_games: int
+    train_first: str
+    train_last: str
+    replay_games: int
+    replay_first: str
+    replay_last: str
+    first_production: str
+    last_production: str | None
+    actions: list[Action]
+    action_counts: dict[str, int]  # "job outcome" -> how many
+    weeks: list[PeriodFigures]
+    months: list[PeriodFigures]
+    total: PeriodFigures
+    jobs: list[JobTime]
+    train_seconds: float
+    seconds: float
+
+
+def load_season_files(files: list[Path]) -> pd.DataFrame:
+    """Every file validated (with results), concatenated oldest first; a game id in two files is
+    bad input naming it."""
+    import pandas as pd
+
+    from nbalife.interchange import load_games
+
+    if not files:
+        raise BadInput("--games: give at least one games file")
+    frames = []
+    for path in files:
+        if not Path(path).is_file():
+            raise BadInput(f"--games {path}: no such file")
+        frames.append(load_games(Path(path)))
+    games = pd.concat(frames, ignore_index=True)
+    repeated = games["game_id"][games["game_id"].duplicated()]
+    if not repeated.empty:
+        raise BadInput(f"--games: game id {repeated.iloc[0]!r} appears in more than one row of the files")
+    return games.sort_values(["game_date", "game_id"], kind="stable").reset_index(drop=True)
+
+
+def split_window(games: pd.DataFrame, since: dt.date | None, until: dt.date | None,
+                 train_until: dt.date | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training games (before the window, up to ``train_until``) and the replayed ones.
+
+    With no ``since``, the window starts the day after ``train_until``, or else at the last
+    season of the files (the earlier seasons train)."""
+    if since is not None and until is not None and since > until:
+        raise BadInput(f"--from {since} is after --to {until}")
+    if since is None:
+        if train_until is not None:
+            since = train_until + dt.timedelta(days=1)
+        else:
+            last_season = games["season"].iloc[-1]
+            first = games.loc[games["season"] == last_season, "game_date"].min()
+            if first == games["game_date"].iloc[0]:
+                raise BadInput(f"--games: only season {last_season}; give --from or --train-until to "
+                               "say which games train the first model")
+            since = dt.date.fromisoformat(first)
+    train_until = train_until or since - dt.timedelta(days=1)
+    if train_until >= since:
+        raise BadInput(f"--train-until {train_until} is not before the replay's first day {since}")
+    dates = games["game_date"]
+    replayed = games[(dates >= since.isoformat()) & ((dates <= until.isoformat()) if until else True)]
+    training = games[dates <= train_until.isoformat()]
+    if replayed.empty:
+        raise BadInput(f"--from {since}" + (f" --to {until}" if until else "") + ": no game in the files is dated "
+                       "in that window")
+    return training.reset_index(drop=True), replayed.reset_index(drop=True)
+
+
+def replay(files: list[Path], *, settings: Settings, since: dt.date | None = None, until: dt.date | None = None,
+           train_until: dt.date | None = None, db_url: str | None = None, abtest_mode: str = "split",
+           progress: DayProgress | None = None, epochs: EpochProgress | None = None) -> ReplayResult:
+    """Train the first model on the games before the window in a temporary home (or on the
+    empty store at ``db_url``), promote it, then play the window day by day under ``settings``
+    (ops.season). The user's home and store are never touched."""
+    from nbalife.ops.season import run_season
+    from nbalife.services.abtest import MODES
+
+    if abtest_mode not in MODES:
+        raise BadInput(f"--abtest-mode {abtest_mode!r}: expected one of {', '.join(MODES)}")
+    games = load_season_files(files)
+    training, replayed = split_window(games, since, until, train_until)
+    settings = dataclasses.replace(settings, database=DatabaseSettings())
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="nbalife-replay-") as tmp:
+        home = Path(tmp)
+        engine = _open_store(db_url or f"sqlite:///{home / 'nbalife.db'}")
+        try:
+            registry, train_seconds = _first_model(engine, home, training, replayed, settings, epochs)
+            run = run_season(replayed, engine=engine, registry=registry, settings=settings, home=home,
+                             abtest_mode=abtest_mode, progress=progress)
+            nothing = _untouched(registry, run.first_production, replayed)
+        finally:
+            engine.dispose()
+    weeks, months, total = _periods(replayed, run.served, nothing)
+    counts = Counter(f"{a.job} {a.outcome}" for a in run.actions)
+    jobs = [JobTime(job, run.job_runs[job], run.job_seconds[job]) for job in sorted(run.job_runs)]
+    return ReplayResult([Path(f) for f in files], len(training), str(training["game_date"].iloc[0]),
+                        str(training["game_date"].iloc[-1]), len(replayed), str(replayed["game_date"].iloc[0]),
+                        str(replayed["game_date"].iloc[-1]), run.first_production, run.last_production,
+                        run.actions, dict(sorted(counts.items())), weeks, months, total,
+                        [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started)
+
+
+def _open_store(url: str):  # noqa: ANN202 - an Engine
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
+
+    engine = make_engine(url)
+    open_store(engine)
+    return engine
+
+
+def _first_model(engine, home: Path, training: pd.DataFrame, replayed: pd.DataFrame,  # noqa: ANN001
+                 settings: Settings, epochs: EpochProgress | None) -> tuple[object, float]:
+    """Store the training games, train, register and promote the first production model."""
+    from nbalife.interchange import write_games
+    from nbalife.services.data import ingest
+    from nbalife.services.registry import open_registry
+    from nbalife.services.train import train
+
+    first_day = dt.date.fromisoformat(replayed["game_date"].iloc[0])
+    now = dt.datetime.combine(first_day - dt.timedelta(days=1), dt.time(12), dt.timezone.utc)
+    ingest(engine, write_games(training, home / "training-games.csv"), now=now)
+    registry = open_registry(home, engine, settings)
+    trained = train(training, settings=settings, now=now, registry=registry, engine=engine, promote=True,
+                    progress=epochs, description="nbalife replay: the first model")
+    return registry, trained.seconds
+
+
+def _untouched(registry, version: str, replayed: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """The first model's forecasts of every replayed game, without any job."""
+    import numpy as np
+    import pandas as pd
+
+    from nbalife.interchange import PATTERN_COLUMNS
+    from nbalife.services.model_loading import load_model_set
+
+    result = load_model_set(registry, version).models.predict(replayed[PATTERN_COLUMNS].to_numpy(dtype=np.float32))
+    return pd.DataFrame({"game_id": replayed["game_id"].to_numpy(), "forecast": result.forecast,
+                         "lower": result.lower, "upper": result.upper})
+
+
+def _periods(replayed: pd.DataFrame, served: pd.DataFrame, nothing: pd.DataFrame
+             ) -> tuple[list[PeriodFigures], list[PeriodFigures], PeriodFigures]:
+    """Weekly (by Monday), monthly and whole-window figures of the three forecasters."""
+    import pandas as pd
+
+    frame = replayed[["game_id", "game_date", "d18", "d24"]].merge(
+        served[["game_id", "forecast", "lower", "upper"]], on="game_id").merge(
+        nothing, on="game_id", suffixes=("", "_nothing"))
+    days = pd.to_datetime(frame["game_date"])
+    frame["week"] = (days - pd.to_timedelta(days.dt.day_of_week, unit="D")).dt.strftime("%Y-%m-%d")
+    frame["month"] = days.dt.strftime("%Y-%m")
+
+    def figures(label: str, part: pd.DataFrame) -> PeriodFigures:
+        y = part["d24"]
+        return PeriodFigures(
+            label, len(part), float(((part["lower"] <= y) & (y <= part["upper"])).mean()),
+            float((part["upper"] - part["lower"]).mean()), float((y - part["forecast"]).abs().mean()),
+            float(((part["lower_nothing"] <= y) & (y <= part["upper_nothing"])).mean()),
+            float((part["upper_nothing"] - part["lower_nothing"]).mean()),
+            float((y - part["forecast_nothing"]).abs().mean()), float((y - part["d18"]).abs().mean()))
+
+    weeks = [figures(str(k), g) for k, g in frame.groupby("week", sort=True)]
+    months = [figures(str(k), g) for k, g in frame.groupby("month", sort=True)]
+    return weeks, months, figures("all", frame)

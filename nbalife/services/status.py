@@ -1,0 +1,125 @@
+"""``nbalife status``: one screen of where the system stands, from what is already recorded.
+
+It reads the registry's metadata, the events table and the prediction log's sums; it recomputes
+nothing heavy (drift figures come from the last ``drift check`` event) and imports neither torch
+nor scipy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+
+from nbalife.config import Settings
+from nbalife.registry import Registry, VersionInfo
+from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
+from nbalife.services.metrics import window_metrics
+from nbalife.services.triggers import LstmAge, Trigger, evaluate, lineage
+from nbalife.store.abtests import AbTest, running_test
+from nbalife.store.engine import reachable
+from nbalife.store.events import Event, list_events, recorded_kinds
+
+WINDOWS_DAYS = (7, 30)
+SERVING_ARM = "A"
+
+
+@dataclass(frozen=True)
+class Ancestor:
+    """One version of production's lineage."""
+
+    version: str
+    kind: str
+    created_at: dt.datetime
+    description: str
+
+
+@dataclass(frozen=True)
+class JobRun:
+    """The last recorded run of one kind of job."""
+
+    kind: str
+    at: dt.datetime
+    outcome: str
+    version: str | None
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """Arm A's counted predictions of the last ``days`` days next to persistence on the same games."""
+
+    days: int
+    n: int
+    mae: float | None
+    coverage: float | None
+    persistence_mae: float | None
+
+
+@dataclass(frozen=True)
+class DriftFigures:
+    """The last drift check: when, on which version, its outcome and per-feature KS p-value and PSI."""
+
+    at: dt.datetime
+    version: str | None
+    outcome: str
+    features: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Status:
+    """Everything ``nbalife status`` shows; production fields are None when none is set."""
+
+    now: dt.datetime
+    production: str | None
+    production_age_days: float | None
+    lineage: list[Ancestor]
+    jobs: list[JobRun]
+    windows: list[WindowFigures]
+    lstm: LstmAge | None
+    drift: DriftFigures | None
+    abtest: AbTest | None
+    triggers: list[Trigger]
+
+
+def _drift_trigger(drift: DriftFigures | None, production: str) -> Trigger:
+    if drift is None:
+        return Trigger("drift", False, "no drift check recorded yet")
+    fired = drift.outcome == "drift" and drift.version == production
+    drifted = [name for name, figures in drift.features.items() if figures.get("drifted")]
+    said = f"drifted: {', '.join(drifted)}" if drifted else drift.outcome
+    return Trigger("drift", fired, f"last drift check {drift.at:%Y-%m-%d %H:%M} on {drift.version}: {said}")
+
+
+def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime) -> Status:
+    """Production and its lineage, each job's last run, recent figures, drift, A/B test, triggers."""
+    with reachable(engine), engine.connect() as conn:
+        latest = [list_events(conn, kind=kind, limit=1)[0] for kind in sorted(recorded_kinds(conn))]
+        test = running_test(conn)
+    jobs = sorted((JobRun(e.kind, e.at, e.outcome, e.version) for e in latest), key=lambda j: j.at, reverse=True)
+    drift_event: Event | None = next((e for e in latest if e.kind == DRIFT_EVENT), None)
+    drift = None if drift_event is None else DriftFigures(drift_event.at, drift_event.version, drift_event.outcome,
+                                                          drift_event.details.get("features", {}))
+    windows = []
+    for days in WINDOWS_DAYS:
+        row = window_metrics(engine, now - dt.timedelta(days=days), now, arm=SERVING_ARM)
+        windows.append(WindowFigures(days, row.n, row.mae, row.coverage, row.persistence_mae))
+    production: VersionInfo | None = registry.current()
+    if production is None:
+        return Status(now, None, None, [], jobs, windows, None, drift, test, [])
+    chain = lineage(registry, production)
+    age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_trigger(drift, production.version),
+                             force=False)
+    return Status(
+        now=now,
+        production=production.version,
+        production_age_days=(now - production.created_at).total_seconds() / 86400,
+        lineage=[Ancestor(i.version, i.kind.value, i.created_at, i.description) for i in chain],
+        jobs=jobs,
+        windows=windows,
+        lstm=age,
+        drift=drift,
+        abtest=test,
+        triggers=[t for t in triggers if t.name != "force"],
+    )

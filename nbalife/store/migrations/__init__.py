@@ -1,0 +1,1 @@
+"""Alembic migrations of the store, run through ``nbalife.store.migrate`` (never an ini file)."""

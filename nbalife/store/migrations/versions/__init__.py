@@ -1,0 +1,1 @@
+"""One file per revision, ``NNNN_slug.py`` with ``revision = "NNNN"``, in order."""

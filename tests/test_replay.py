@@ -1,0 +1,143 @@
+"""``nbalife replay``: the season engine's cron times, reproducible actions, and bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nbalife.errors import BadInput
+from nbalife.ops.schedule import JOBS
+from nbalife.ops.season import fire_times, local_at
+from tests.conftest import run_nbalife
+
+# Tiny models; a policy that applies what it finds, with a short conformal window so the daily
+# check has something to judge.
+POLICY = {"lstm.hidden_size": 4, "lstm.num_layers": 1, "lstm.epochs": 2, "lstm.patience": 1, "dejavu.k": 20,
+          "conformal.min_samples": 10, "conformal.window_days": 4, "conformal.auto_apply": True,
+          "dejavu.auto_promote": True}
+
+
+@pytest.fixture(scope="module")
+def season_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A simulated history (the first model's games) and a short season after it."""
+    from nbalife.interchange import write_games
+    from nbalife.simulate import simulate_season
+
+    folder = tmp_path_factory.mktemp("replay-files")
+    history = write_games(simulate_season(500, season="2022-23", seed=1), folder / "history.csv")
+    season = write_games(simulate_season(90, season="2023-24", seed=2), folder / "season.csv")
+    return [history, season]
+
+
+@pytest.fixture(scope="module")
+def policy():  # noqa: ANN201
+    from nbalife.config import load_settings
+
+    return load_settings(None, environ={"NBALIFE_REGISTRY__FREEZE": "none"}, overrides=POLICY).settings
+
+
+def _actions(result) -> list[tuple]:  # noqa: ANN001
+    return [(a.at, a.job, a.outcome, a.version, a.detail) for a in result.actions]
+
+
+def test_same_files_and_seed_give_the_same_actions(season_files: list[Path], policy, db_url: str) -> None:  # noqa: ANN001
+    from nbalife.services.replay import replay
+
+    here = replay(season_files, settings=policy, db_url=db_url)
+    again = replay(season_files, settings=policy)
+    assert _actions(here) and _actions(here) == _actions(again)
+    assert {a.job for a in here.actions} >= {"dejavu-update", "conformal-check"}
+    assert here.total == again.total
+    assert here.replay_games == 90 and here.train_games == 500
+    assert sum(w.games for w in here.weeks) == 90 == here.total.games
+    untouched = dataclasses.replace(here.total, coverage=here.total.nothing_coverage, width=here.total.nothing_width,
+                                    mae=here.total.nothing_mae)
+    assert here.total != untouched  # the policy's jobs changed the forecasts
+    assert {"train", "predict", "ingest", "outcomes", "conformal-check", "metrics-check"} <= {j.job for j in here.jobs}
+
+
+def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+    import yaml
+
+    policy_file = tmp_path / "policy.yaml"
+    nested: dict[str, dict] = {}
+    for key, value in POLICY.items():
+        section, _, item = key.partition(".")
+        nested.setdefault(section, {})[item] = value
+    policy_file.write_text(yaml.safe_dump(nested))
+    result = cli("--json", "replay", "--games", season_files[0], "--games", season_files[1], "--policy",
+                 policy_file, "--to", "2023-10-29")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["replay_first"] == "2023-10-24" and report["replay_last"] <= "2023-10-29"
+    assert report["weeks"] and report["jobs"][0]["job"] == "train"
+    assert not (cli.home / "nbalife.db").exists()  # the user's home is never touched
+
+
+@pytest.mark.parametrize(("extra", "named"), [
+    (["--from", "2023-11-05", "--to", "2023-11-01"], "--from 2023-11-05 is after --to 2023-11-01"),
+    (["--from", "2023-13-01"], "2023-13-01"),
+    (["--train-until", "2023-11-02", "--from", "2023-11-01"], "--train-until 2023-11-02"),
+    (["--from", "2030-01-01"], "--from 2030-01-01"),
+    (["--abtest-mode", "canary"], "canary"),
+])
+def test_bad_window_is_exit_2_naming_the_value(cli, season_files: list[Path], extra: list[str],  # noqa: ANN001
+                                               named: str) -> None:
+    result = cli("replay", "--games", season_files[0], "--games", season_files[1], *extra)
+    assert result.exit_code == 2, result.output
+    assert named in result.output
+
+
+def test_bad_files_and_policy_are_exit_2(tmp_path: Path, season_files: list[Path]) -> None:
+    import pandas as pd
+
+    broken = tmp_path / "broken.csv"
+    frame = pd.read_csv(season_files[1], dtype=str)
+    frame.loc[3, "game_date"] = "2023-02-30"
+    frame.to_csv(broken, index=False)
+    done = run_nbalife("--home", str(tmp_path), "replay", "--games", str(season_files[0]), "--games", str(broken))
+    assert done.returncode == 2 and str(broken) in done.stderr and "Traceback" not in done.stderr
+
+    missing = run_nbalife("--home", str(tmp_path), "replay", "--games", str(tmp_path / "nope.csv"))
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("conformal:\n  target_coverage: 2\n")
+    bad = run_nbalife("--home", str(tmp_path), "replay", "--games", str(season_files[0]), "--policy", str(policy))
+    assert bad.returncode == 2 and "target_coverage" in bad.stderr
+
+    one_season = run_nbalife("--home", str(tmp_path), "replay", "--games", str(season_files[1]))
+    assert one_season.returncode == 2 and "--from" in one_season.stderr
+
+
+def test_a_game_in_two_files_is_bad_input(season_files: list[Path]) -> None:
+    from nbalife.services.replay import load_season_files
+
+    with pytest.raises(BadInput, match="appears in more than one row"):
+        load_season_files([season_files[1], season_files[1]])
+
+
+@given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)))
+def test_cron_times_of_the_schedule(day: dt.date) -> None:
+    by_name = {job.name: job.when for job in JOBS}
+    assert fire_times(by_name["conformal-check"], day) == [local_at(day, dt.time(2, 0))]
+    assert fire_times(by_name["dejavu-update"], day) == ([local_at(day, dt.time(3, 0))] if day.weekday() == 0 else [])
+    assert fire_times(by_name["lstm-retrain"], day) == ([local_at(day, dt.time(4, 0))] if day.day == 1 else [])
+    assert len(fire_times(by_name["abtest-advance"], day)) == 96
+    assert len(fire_times(by_name["metrics-check"], day)) == 24
+    assert fire_times("0 12 13 * 5", day) == (  # cron's rule: day of month OR day of week
+        [local_at(day, dt.time(12, 0))] if day.day == 13 or day.weekday() == 4 else [])
+    assert fire_times("5-9/2 0 * * *", day, "UTC") == [
+        dt.datetime.combine(day, dt.time(0, m), dt.timezone.utc) for m in (5, 7, 9)]
+
+
+@pytest.mark.parametrize("expression", ["61 * * * *", "* * *", "a * * * *", "*/0 * * * *", "0 0 0 * *"])
+def test_bad_cron_expression_is_bad_input(expression: str) -> None:
+    with pytest.raises(BadInput, match="cron"):
+        fire_times(expression, dt.date(2024, 1, 1))

@@ -80,7 +80,7 @@ def dejavu_forecasts(train: pd.DataFrame, test: pd.DataFrame) -> np.ndarray:
     return Dejavu().fit(tr.X, tr.moves, tr.game_ids, tr.dates, tr.home, tr.away).predict(te.X)
 
 
-def blend_weight(train: pd.DataFrame, other) -> float:  # noqa: ANN001 (a forecasts function)
+def blend_weight(train: pd.DataFrame, other) -> float:
     """The context's weight against ``other`` chosen on the last quarter of ``train``."""
     cut = int(len(train) * 0.75)
     fit, valid = train.iloc[:cut], train.iloc[cut:]
@@ -185,6 +185,7 @@ def paths(n_games: int) -> None:
         ("context coefficients", models.context.to_dict()["coef"]),
         ("training seconds (2020-22)", fit_seconds),
         ("one prediction ms (median of 200): ModelSet.predict with edge", latency["predict_ms"]),
+        ("one prediction ms (median of 200): pattern-only", latency["pattern_only_ms"]),
         ("one pregame call over 3 seasons ms (once per batch)", latency["pregame_ms"]),
         (f"context fit seconds on {n_games} games / pattern-only fit seconds", growth)])
     write_json("context_paths", {
@@ -195,12 +196,12 @@ def paths(n_games: int) -> None:
         "latency": latency, "training_growth": growth, "files": list(modelset.FILES)})
 
 
-def one_prediction_ms(models, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:  # noqa: ANN001
+def one_prediction_ms(models, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
     """Median ms of one game's ``pregame`` (history: the three seasons; once per batch) and of
     ``ModelSet.predict`` of one pattern with its edge, over 200 games of 2022-23."""
     te = to_arrays(test)
     history = pd.concat([train, test], ignore_index=True)
-    predicts, pregames = [], []
+    predicts, pregames, plain = [], [], []
     for i in range(0, len(test), max(1, len(test) // 200)):
         game = test.iloc[i:i + 1]
         started = time.perf_counter()
@@ -209,11 +210,15 @@ def one_prediction_ms(models, train: pd.DataFrame, test: pd.DataFrame) -> dict[s
         models.predict(te.X[i], edge)
         predicts.append(time.perf_counter() - middle)
         pregames.append(middle - started)
+        started = time.perf_counter()
+        models.predict(te.X[i])
+        plain.append(time.perf_counter() - started)
     return {"predict_ms": float(np.median(predicts) * 1e3),
+            "pattern_only_ms": float(np.median(plain) * 1e3),
             "pregame_ms": float(np.median(pregames) * 1e3), "history_games": len(history)}
 
 
-def training_growth(n_games: int, params) -> dict[str, float]:  # noqa: ANN001
+def training_growth(n_games: int, params) -> dict[str, float]:
     """Seconds of the context parts of ``ModelSet.fit`` (ratings, pregame edges, median
     regression) against those of the pattern-only fit, on ``n_games`` simulated games."""
     from dataclasses import replace

@@ -12,7 +12,8 @@ Reported per way: wall and CPU seconds, seconds per epoch, validation and test M
 Then the trained weights score the 10,000 test games and one game at a time by the numpy forward
 pass (what scoring uses) and by the torch network, with the largest difference between the two.
 
-Prints a table and writes ``benchmarks/results/bench_lstm.json``. Run:
+Prints a table and writes ``benchmarks/results/bench_lstm.json`` (``bench_lstm_<games>x<epochs>_b<batch>``
+for other sizes). Run:
 ``.venv/bin/python -m benchmarks.bench_lstm [--games N] [--epochs E] [--batch-size B]
 [--skip-before]``.
 """
@@ -62,7 +63,7 @@ def main() -> None:
         ends: list[float] = []
         threads = torch.get_num_threads()
         start, cpu = time.perf_counter(), time.process_time()
-        fit(model, lambda *_: ends.append(time.perf_counter()))
+        fit(model, lambda *_, ends=ends: ends.append(time.perf_counter()))
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         epoch_s = float(np.median(np.diff([start, *ends])))
         figures = {"wall_s": wall, "cpu_s": cpu, "epoch_s_median": epoch_s,
@@ -82,7 +83,9 @@ def main() -> None:
                 ["way", "wall s", "cpu s", "s/epoch", "val MAE", "test MAE"], rows)
     print_table("LSTM inference (numpy scores; torch for comparison)", ["figure", "value"],
                 list(result["inference"].items()))
-    write_json("bench_lstm", result)
+    default = (args.games, args.epochs, args.batch_size) == (50_000, 20, 256)
+    write_json("bench_lstm" if default else
+               f"bench_lstm_{args.games}x{args.epochs}_b{args.batch_size}", result)
 
 
 def baseline_fit(model: LSTMForecaster, train: object, val: object,

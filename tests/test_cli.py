@@ -16,7 +16,7 @@ def test_help_lists_every_group() -> None:
     assert proc.returncode == 0
     for group in ("data", "db", "config", "metrics", "conformal", "dejavu", "drift", "lstm", "abtest", "registry",
                   "cron", "demo", "replay", "status", "history"):
-        assert re.search(rf"│ {group}\s", proc.stdout), group
+        assert re.search(rf"^  {group}\s", proc.stdout, re.MULTILINE), group
 
 
 def test_version() -> None:

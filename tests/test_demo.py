@@ -74,3 +74,18 @@ def test_real_demo_with_damaged_data_names_the_file(cli, real_slice: Path) -> No
     result = cli("demo", "--real", "--data", str(real_slice))
     assert result.exit_code == 2
     assert str(damaged) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_lifecycle_demo_runs_every_step(cli, home: Path) -> None:
+    result = cli("--json", "demo", "--lifecycle", "--quick")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert [s["name"] for s in report["steps"]] == ["data", "train", "season", "abtest", "rollback"]
+    assert {a["job"] for a in report["actions"]} >= {"metrics-check", "dejavu-update"}
+    assert report["steps"][-1]["description"].startswith("rolled production back")
+    assert json.loads(cli("--json", "registry", "current").stdout)["version"] == report["production"]
+
+
+def test_quick_without_lifecycle_is_a_usage_error(cli) -> None:
+    result = cli("demo", "--quick")
+    assert result.exit_code == 2 and "--quick" in result.stderr

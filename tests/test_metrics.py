@@ -7,8 +7,6 @@ import datetime as dt
 import io
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -293,15 +291,6 @@ def test_check_default_window_and_empty_window(cli_db: Cli, engine, real_games: 
     assert empty.exit_code == 0 and "empty: no resolved predictions in the window" in empty.stdout
     with engine.connect() as conn:
         assert [e.outcome for e in list_events(conn, kind="metrics_check")] == ["empty", "alert"]
-
-
-def test_metrics_report_imports_no_heavy_library(tmp_path: Path) -> None:
-    code = ("import sys; from nbalife.cli.app import app\n"
-            f"app(['--home', {str(tmp_path)!r}, 'metrics', 'report', '--by', 'week'], standalone_mode=False)\n"
-            "print(sorted(m for m in ('pandas', 'numpy', 'torch', 'scipy') if m in sys.modules))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_prometheus_export_parses_and_is_replaced_atomically(cli_db: Cli, engine, real_games: Path,  # noqa: ANN001

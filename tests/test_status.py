@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import subprocess
-import sys
 
 import pytest
 from conftest import install_production
@@ -69,13 +67,3 @@ def test_status_without_production(cli) -> None:
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)
     assert (status["production"], status["lineage"], status["triggers"]) == (None, [], [])
-
-
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_status_imports_neither_torch_nor_scipy(cli_db, served) -> None:
-    run = subprocess.run([sys.executable, "-X", "importtime", "-m", "nbalife", "--home", str(cli_db.home),
-                          "--db", cli_db.db_url, "status"], capture_output=True, text=True, timeout=120)
-    assert run.returncode == 0, run.stderr[-2000:]
-    modules = {line.rsplit("|", 1)[-1].strip().split(".")[0] for line in run.stderr.splitlines()
-               if line.startswith("import time:")}
-    assert "nbalife" in modules and not modules & {"torch", "scipy"}

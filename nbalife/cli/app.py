@@ -128,6 +128,7 @@ app = typer.Typer(
     "retraining, A/B tests, a model registry and cron.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain click help: typer's rich help imports rich.markdown (~0.1 s)
     add_completion=False,
 )
 

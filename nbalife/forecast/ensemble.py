@@ -8,13 +8,20 @@ step ``step`` on the simplex. The system is judged on MAE, and MAE is convex and
 linear in the weights, so the grid finds its minimum to within ``step`` without a
 least-squares proxy that would chase the squared errors of rare big scoring runs.
 
-The weights leave the equal split (``1/m`` each) only when validation shows the move is worth
-it: the best grid point must beat equal weights by more than one standard error of the paired
-difference in absolute errors. Most of ``d24 - d18`` is noise, so on a few hundred validation
-games the grid minimum is mostly chance (the "forecast combination puzzle": estimated weights
-lose to the simple average out of sample). Measured on simulated seasons (train 3,250 /
-validation 750 / test 2,000 games, seed 2024): fitted weight 0.24 gave test MAE 4.603, equal
-weights 4.594, persistence 4.601.
+The weights leave the prior (``PRIOR``: equal shares per source of information, so 1/2 and
+1/2 for Dejavu and LSTM, and 1/4, 1/4, 1/2 with the context component, the two pattern readers
+sharing the pattern's half) only when validation shows the move is worth it: the best grid
+point must beat the prior by more than one standard error of the paired difference in absolute
+errors. Most of ``d24 - d18`` is noise, so on a few hundred validation games the grid minimum
+is mostly chance (the "forecast combination puzzle": estimated weights lose to the simple
+average out of sample). Measured on simulated seasons (train 3,250 / validation 750 / test
+2,000 games, seed 2024): fitted weight 0.24 gave test MAE 4.603, equal weights 4.594,
+persistence 4.601. With the context component, on real games (benchmarks/bench_context.py
+``--paths``, 2022-23 after 2020-22, 346 validation games): equal thirds -0.039 ± 0.014 against
+persistence, the per-source prior -0.051 ± 0.017; on 2021-22 after 2020-21, -0.000 ± 0.014
+and -0.003 ± 0.019 (validation moved the weights there to the context alone: +0.018 ± 0.034).
+The per-source prior agrees with the context blend weights chosen on training games in
+benchmarks/bench_context.py (0.45-0.5 on 2020-22).
 
 Without the context forecasts (``predict(..., context=None)``, e.g. a game whose matchup is not
 given) the context weight is shared among the other two in proportion to their weights (equal
@@ -36,6 +43,9 @@ JSON_FILE = "ensemble.json"
 FORMAT = "nbalife.ensemble"
 COMPONENTS = ("dejavu", "lstm", "context")
 _CHUNK = 256  # grid points scored at a time (bounds memory on big validation sets)
+# The weights validation must beat to move: equal shares per source of information (the
+# pattern, read by Dejavu and the LSTM; the pre-game context).
+PRIOR = {2: np.array([0.5, 0.5]), 3: np.array([0.25, 0.25, 0.5])}
 
 
 def simplex_grid(m: int, step: float) -> np.ndarray:
@@ -77,10 +87,10 @@ class Ensemble:
         maes = np.concatenate([np.abs(target - grid[i:i + _CHUNK] @ forecasts).mean(axis=1)
                                for i in range(0, len(grid), _CHUNK)])
         best = grid[int(np.argmin(maes))]
-        equal = np.full(len(names), 1.0 / len(names))
+        equal = PRIOR[len(names)]
         gain = np.abs(target - equal @ forecasts) - np.abs(target - best @ forecasts)
         standard_error = gain.std() / np.sqrt(len(gain)) if len(gain) > 1 else np.inf
-        chosen = best if gain.mean() > standard_error else equal
+        chosen = best if gain.mean() > max(standard_error, 1e-9) else equal  # float ties: prior
         self.weights_ = {name: float(w) for name, w in zip(names, chosen)}
         self.validation_mae_ = {**{name: float(np.abs(target - f).mean())
                                    for name, f in zip(names, forecasts)},

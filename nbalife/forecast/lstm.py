@@ -50,8 +50,8 @@ class LSTMForecaster:
 
     Training is reproducible: the weights are initialised under ``torch.manual_seed(seed)``
     (in a forked RNG state, so the caller's is untouched) and batches are shuffled by
-    ``numpy.random.default_rng(seed)``; on CPU the same seed and thread count give the same
-    model. ``torch.set_num_threads`` is left to the caller. ``device`` is where training runs;
+    ``numpy.random.default_rng(seed)``; on CPU the same seed gives the same model (training
+    runs on ``lstm_torch.CPU_TRAIN_THREADS`` threads). ``device`` is where training runs;
     scoring always runs in numpy on the CPU.
     """
 

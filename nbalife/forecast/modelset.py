@@ -31,8 +31,8 @@ from nbalife.forecast.context import ContextForecaster
 from nbalife.forecast.dejavu import Dejavu
 from nbalife.forecast.ensemble import Ensemble
 from nbalife.forecast.lstm import LSTMForecaster
-from nbalife.forecast.ratings import Pregame, TeamRatings
 from nbalife.forecast.patterns import check_patterns, to_arrays
+from nbalife.forecast.ratings import Pregame, TeamRatings
 from nbalife.vocab import DEFAULT_K
 
 if TYPE_CHECKING:

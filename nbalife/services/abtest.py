@@ -31,8 +31,8 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nbalife.registry import Registry
-    from nbalife.services.model_loading import LoadedModelSet
     from nbalife.services.matchups import Matchups
+    from nbalife.services.model_loading import LoadedModelSet
     from nbalife.services.predict import PredictResult
 
 MODES = ("split", "shadow")

@@ -14,6 +14,7 @@ from nbalife.errors import BadInput
 from nbalife.interchange import FUTURE_COLUMNS, write_games
 from nbalife.services import data, evaluate, outcomes, predict, train
 from nbalife.forecast.metrics import ModelScore
+from nbalife.services.lifecycle import BUNDLED_DATA, LifecycleResult
 from nbalife.services.model_loading import load_model_set
 from nbalife.services.registry import open_registry
 from nbalife.store.engine import default_url, make_engine
@@ -21,7 +22,6 @@ from nbalife.store.games import SeasonSummary
 from nbalife.store.migrate import open_store
 
 HISTORY_SHARE = 0.75
-BUNDLED_DATA = Path(__file__).resolve().parents[2] / "data" / "nba"  # the repository's data/nba
 REAL_SEASONS = ("nba_2020-21.csv", "nba_2021-22.csv", "nba_2022-23.csv")  # the last one is predicted
 
 
@@ -151,3 +151,13 @@ def _evaluated_step(scores: list[ModelScore]) -> str:
     oracle = f" and oracle {by['oracle'].mae:.2f}" if "oracle" in by else ""
     return (f"ensemble MAE {by['ensemble'].mae:.2f} vs persistence {by['persistence'].mae:.2f}{oracle}; "
             f"95% interval coverage {by['ensemble'].coverage:.3f}")
+
+
+def run_lifecycle_demo(home: Path | None, *, quick: bool, real: bool, seed: int, settings: Settings,
+                       force: bool = False, data_dir: Path = BUNDLED_DATA) -> LifecycleResult:
+    """The whole lifecycle (``services.lifecycle``) in a fresh demo home: train, a season of
+    scheduled jobs in simulated time, an A/B test of a retrained candidate, a rollback."""
+    from nbalife.services.lifecycle import run_lifecycle
+
+    home, engine = _open_home(home, force=force)
+    return run_lifecycle(home, engine, settings, quick=quick, real=real, seed=seed, data_dir=data_dir)

@@ -13,10 +13,9 @@ from nbalife.interchange import PATTERN_COLUMNS, Rejection, load_games
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
-
-    from nbalife.forecast.metrics import ModelScore
     from sqlalchemy import Engine
 
+    from nbalife.forecast.metrics import ModelScore
     from nbalife.forecast.modelset import ModelSet
     from nbalife.services.model_loading import LoadedModelSet
 

@@ -105,9 +105,10 @@ def _leave_out(models: ModelSet, game_ids: Any) -> ModelSet:
     return dataclasses.replace(models, dejavu=refit)
 
 
-def score_holdout(candidate: ModelSet, production: ModelSet, holdout: pd.DataFrame
-                  ) -> tuple[list[HoldoutScore], float, float]:
-    """Candidate, production and persistence on the same games; the mean paired gain in absolute
+def score_holdout(candidate: ModelSet, production: ModelSet, holdout: pd.DataFrame,
+                  history: pd.DataFrame | None = None) -> tuple[list[HoldoutScore], float, float]:
+    """Candidate, production and persistence on the same games, each game with its pre-game
+    context from ``history`` and the held-out games before it; the mean paired gain in absolute
     error of the candidate over production and its standard error."""
     import numpy as np
 
@@ -118,7 +119,8 @@ def score_holdout(candidate: ModelSet, production: ModelSet, holdout: pd.DataFra
     y = holdout["d24"].to_numpy(dtype=float)
     scores, errors = [], {}
     for name, models in (("candidate", candidate), ("production", production)):
-        result = models.predict(X)
+        pregame = models.pregame(holdout, history)
+        result = models.predict(X, None if pregame is None else pregame.edge)
         interval = interval_metrics(y, result.lower, result.upper)
         scores.append(HoldoutScore(name, len(y), point_metrics(y, result.forecast)["mae"], interval["coverage"],
                                    interval["mean_width"]))
@@ -215,7 +217,7 @@ def _train_and_compare(registry: Registry, settings: Settings, production: Versi
         trained = train(pool, settings=settings, now=now, out=Path(staging), progress=progress)
         serving = load_model_set(registry, production.version).models
         current = _leave_out(serving, holdout["game_id"].to_numpy())
-        scores, gain, se = score_holdout(ModelSet.load(Path(staging)), current, holdout)
+        scores, gain, se = score_holdout(ModelSet.load(Path(staging)), current, holdout, pool)
         candidate, incumbent = scores[0], scores[1]
         figures = (f"candidate MAE {candidate.mae:.3f} vs production {incumbent.mae:.3f} on the same "
                    f"{candidate.n} held-out games (gain {gain:.3f} ± {se:.3f}, needs >= {lstm.min_improvement:g})")

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from nbalife.errors import BadInput, quoted
-from nbalife.interchange import PATTERN_COLUMNS, check_output, load_games, pattern_values, write_games
+from nbalife.interchange import (
+    PATTERN_COLUMNS,
+    check_output,
+    load_games,
+    pattern_values,
+    write_games,
+)
 from nbalife.registry import Registry
 from nbalife.services.matchups import Matchups, game_context, single_game, with_store
 from nbalife.services.model_loading import load_model_set
@@ -150,9 +156,9 @@ def predict_games(
     games are routed through the running A/B test (services.abtest), else production logs as arm
     A; an ``arm`` is the expert override: production logs under it, bypassing the test.
     """
-    from nbalife.services.abtest import forecast_routed
-
     import numpy as np
+
+    from nbalife.services.abtest import forecast_routed
 
     if output is not None:
         check_output(output, source=input_file)

@@ -10,7 +10,7 @@ import torch
 
 from nbalife.errors import BadInput
 from nbalife.forecast.lstm import LSTMForecaster
-from nbalife.forecast.lstm_torch import HUBER_DELTA, Network
+from nbalife.forecast.lstm_torch import CPU_TRAIN_THREADS, HUBER_DELTA, Network
 from nbalife.forecast.patterns import GameArrays, to_arrays
 from tests.forecast.conftest import damage_file
 
@@ -66,6 +66,22 @@ def test_training_leaves_the_callers_torch_rng_alone(splits: Splits) -> None:
     state = torch.get_rng_state()
     LSTMForecaster(**{**SMALL, "epochs": 1}).fit(train.X[:200], train.moves[:200], val.X, val.moves)
     assert torch.equal(torch.get_rng_state(), state)
+
+
+def test_cpu_training_runs_on_its_threads_and_restores_the_callers(splits: Splits) -> None:
+    train, val, _ = splits
+    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    during: list[tuple[int, bool]] = []
+    try:
+        torch.set_num_threads(2)
+        LSTMForecaster(**{**SMALL, "epochs": 1}).fit(
+            train.X[:200], train.moves[:200], val.X, val.moves,
+            progress=lambda *_: during.append((torch.get_num_threads(),
+                                               torch.backends.mkldnn.enabled)))
+        assert during == [(CPU_TRAIN_THREADS, False)]
+        assert (torch.get_num_threads(), torch.backends.mkldnn.enabled) == (2, onednn)
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_progress_is_reported_each_epoch(splits: Splits) -> None:

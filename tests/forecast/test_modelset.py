@@ -12,8 +12,15 @@ import pandas as pd
 import pytest
 
 from nbalife.errors import BadInput
+from nbalife.forecast.ensemble import Ensemble
 from nbalife.forecast.metrics import interval_metrics, point_metrics
-from nbalife.forecast.modelset import CONTEXT_FILES, FILES, Forecasts, ModelSet, ModelSetParams
+from nbalife.forecast.modelset import (
+    CONTEXT_FILES,
+    FILES,
+    Forecasts,
+    ModelSet,
+    ModelSetParams,
+)
 from nbalife.forecast.patterns import to_arrays
 
 from .conftest import random_walk_games
@@ -154,3 +161,20 @@ def test_real_games_through_fit_predict_and_evaluate(real_frame: pd.DataFrame) -
 def test_importing_the_model_set_does_not_import_torch() -> None:
     code = "import sys, nbalife.forecast.modelset; sys.exit('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_three_component_weights_shrink_to_the_per_source_prior() -> None:
+    rng = np.random.default_rng(3)
+    y = rng.normal(0, 6, 300)
+    base = y + rng.normal(0, 5, 300)  # three copies: no weighting beats the prior
+    noisy = [base, base.copy(), base.copy()]
+    weights = Ensemble().fit(y, *noisy)
+    assert weights.weights_ == {"dejavu": 0.25, "lstm": 0.25, "context": 0.5}
+    assert weights.pattern_weights() == {"dejavu": 0.5, "lstm": 0.5}
+    noisy[1] = y + rng.normal(0, 5, 300)
+    sharp = Ensemble().fit(y, noisy[0], noisy[1], y + rng.normal(0, 0.5, 300))
+    assert sharp.weights_["context"] > 0.9
+    shares = sharp.pattern_weights()  # the context weight shared, equal shares if it was all
+    assert sum(shares.values()) == pytest.approx(1.0)
+    np.testing.assert_allclose(sharp.predict(noisy[0], noisy[1]),
+                               shares["dejavu"] * noisy[0] + shares["lstm"] * noisy[1])

@@ -1,0 +1,101 @@
+"""Start-up of the commands cron runs, each timed as a whole process (start-up included).
+
+Builds a demo home (``nbalife demo`` on a small simulated season, 2 LSTM epochs) in a temporary
+folder, then runs each command ``--runs`` times, each run paired with its yardstick (run in turn,
+A B A B ...): ``python -c pass`` (the interpreter alone) and, for ``predict``, ``python -c
+"import torch"`` (what every scoring path paid before inference moved to numpy). Per run: wall
+seconds (a monotonic clock around the child), CPU seconds (user + system) and peak memory of the
+child from ``os.wait4``. Prints medians and the median of the pairwise wall ratios against the
+targets of issue 13; writes ``benchmarks/results/startup.json``.
+
+Run: ``.venv/bin/python -m benchmarks.bench_startup [--runs 5] [--games 600]``. On a busy machine
+wall time exceeds CPU time; the CPU column is the steadier figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.common import print_table, write_json
+
+PATTERN = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
+PYTHON = [sys.executable, "-c", "pass"]
+TORCH = [sys.executable, "-c", "import torch"]
+
+
+def commands(home: Path) -> list[tuple[str, list[str], list[str], float]]:
+    """(label, nbalife arguments, yardstick command, wall-time target in seconds)."""
+    at = ["--home", str(home)]
+    return [
+        ("nbalife --help", ["--help"], PYTHON, 0.2),
+        ("registry list", [*at, "registry", "list"], PYTHON, 0.5),
+        ("status", [*at, "status"], PYTHON, 0.5),
+        ("metrics report --days 7", [*at, "metrics", "report", "--days", "7"], PYTHON, 0.5),
+        ("predict --game-id --pattern", [*at, "predict", "--game-id", "BENCH1", "--pattern", PATTERN],
+         TORCH, 1.0),
+    ]
+
+
+def run_once(command: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds and peak resident MiB of one run of ``command``."""
+    started = time.perf_counter()
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+        assert child.stderr is not None
+        errors = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
+        wall = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if child.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {child.returncode}: {errors.decode()[-400:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def demo_home(folder: Path, games: int) -> Path:
+    """A home holding the demo's store, promoted model set and predictions."""
+    home = folder / "home"
+    home.mkdir()
+    (home / "config.yaml").write_text("lstm:\n  epochs: 2\n")
+    subprocess.run([sys.executable, "-m", "nbalife", "--home", str(home), "demo", "--games", str(games)],
+                   check=True, capture_output=True)
+    return home
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--games", type=int, default=600)
+    args = parser.parse_args()
+
+    nbalife = [sys.executable, "-m", "nbalife"]
+    rows, results = [], []
+    with tempfile.TemporaryDirectory() as folder:
+        home = demo_home(Path(folder), args.games)
+        for label, arguments, yardstick, target in commands(home):
+            run_once(nbalife + arguments)  # warm-up: file cache, .pyc
+            pairs = [(run_once(nbalife + arguments), run_once(yardstick)) for _ in range(args.runs)]
+            wall = statistics.median(a[0] for a, _ in pairs)
+            cpu = statistics.median(a[1] for a, _ in pairs)
+            peak = max(a[2] for a, _ in pairs)
+            ratio = statistics.median(a[0] / b[0] for a, b in pairs)
+            base = "import torch" if yardstick is TORCH else "python -c pass"
+            base_wall = statistics.median(b[0] for _, b in pairs)
+            rows.append((label, wall, cpu, peak, target, "yes" if wall <= target else "NO", base,
+                         base_wall, ratio))
+            results.append({"command": label, "wall_s": wall, "cpu_s": cpu, "peak_mib": peak,
+                            "target_wall_s": target, "yardstick": base, "yardstick_wall_s": base_wall,
+                            "wall_ratio": ratio, "runs": args.runs})
+    print_table(f"Whole-process start-up, median of {args.runs} runs (peak: largest run)",
+                ["command", "wall s", "cpu s", "peak MiB", "target s", "met", "vs", "vs wall s",
+                 "ratio"], rows)
+    write_json("startup", {"commands": results})
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,7 @@ from nbalife.errors import BadInput
 from nbalife.locks import run_lock
 from nbalife.services.db import check
 from nbalife.store import migrate
-from nbalife.store.engine import make_engine
+from nbalife.store.engine import make_engine, redact
 
 from tests.conftest import run_nbalife
 
@@ -163,7 +163,7 @@ def test_store_made_before_migrations_is_refused_until_upgraded(cli_db, db_url: 
 
     refused = cli_db("data", "summary")
     assert refused.exit_code == 2
-    assert refused.stderr == (f"error: the store at {cli_db.db_url} has no schema revision (made before "
+    assert refused.stderr == (f"error: the store at {redact(cli_db.db_url)} has no schema revision (made before "
                               f"migrations), the code needs {migrate.head()}: run `nbalife db upgrade`\n")
     assert cli_db("db", "check").exit_code == 1
 
@@ -181,7 +181,7 @@ def test_store_made_before_migrations_is_refused_until_upgraded(cli_db, db_url: 
 def test_store_behind_the_code_is_refused(cli_db, engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     known = migrate.revisions()
     monkeypatch.setattr(migrate, "revisions", lambda: [*known, "9999"])  # the code moved on
-    expected = (f"error: the store at {cli_db.db_url} is at revision {known[-1]}, the code needs 9999: "
+    expected = (f"error: the store at {redact(cli_db.db_url)} is at revision {known[-1]}, the code needs 9999: "
                 "run `nbalife db upgrade`\n")
     for args in (("data", "summary"), ("history",), ("outcomes", "sync")):
         result = cli_db(*args)
@@ -194,7 +194,7 @@ def test_refusal_is_one_line_and_exit_2_in_a_real_process(db_url: str, engine: E
     stamp(engine, None)
     proc = run_nbalife("--home", str(tmp_path), "--db", db_url, "history")
     assert proc.returncode == 2
-    assert proc.stderr == (f"error: the store at {db_url} has no schema revision (made before migrations), "
+    assert proc.stderr == (f"error: the store at {redact(db_url)} has no schema revision (made before migrations), "
                            f"the code needs {migrate.head()}: run `nbalife db upgrade`\n")
 
 

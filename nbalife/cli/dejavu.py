@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Annotated, Optional
 
 import typer
 
+from nbalife.cli.options import parse_date
 from nbalife.cli.render import key_values, show, table
 from nbalife.cli.runtime import runtime
 
 NAME = "dejavu"
 app = typer.Typer(help="Dejavu pattern database: update, query, stats.", no_args_is_help=True)
-
-
-def _date(option: str, value: str | None) -> dt.date | None:
-    """An ISO date option; a bad one is exit 2 naming the option and the value."""
-    from nbalife.errors import BadInput
-
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise BadInput(f"{option} {value!r} is not a date (YYYY-MM-DD)") from None
 
 
 @app.command()
@@ -38,7 +26,7 @@ def update(
     from nbalife.services.registry import open_registry
 
     rt = runtime(ctx)
-    first, last = _date("--since", since), _date("--until", until)
+    first, last = parse_date(since, "--since"), parse_date(until, "--until")
     result = run(rt.engine, open_registry(rt.home, rt.engine, rt.settings), rt.settings, now=rt.now(),
                  since=first, until=last)
     show(rt.json, result, key_values(f"Dejavu update of {result.production}", {

@@ -26,9 +26,8 @@ from sqlalchemy import Engine
 
 from nbalife.config import Settings
 from nbalife.errors import BadInput
-from nbalife.locks import run_lock
-from nbalife.registry import NO_PRODUCTION, ChangeKind, Production, Registry
-from nbalife.services.derived import record_job, register_derived
+from nbalife.registry import ChangeKind, Production, Registry
+from nbalife.services.derived import register_derived, run_on_production
 from nbalife.services.registry import promote, waiting_for_freeze
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import ResolvedPrediction, latest_resolved
@@ -121,20 +120,11 @@ def check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.dat
     days, method = _checked_inputs(settings, days, method)
     apply = apply or settings.conformal.auto_apply
     inputs: dict[str, Any] = {"days": days, "method": method, "apply": apply}
-    with run_lock(LOCK, home=registry.home, engine=engine):
-        production = registry.current_version()
-        if production is None:
-            raise BadInput(NO_PRODUCTION)
-        try:
-            result = _check(engine, registry, settings, now=now, days=days, method=method, apply=apply)
-        except Exception as exc:
-            record_job(engine, EVENT_KIND, "failed", at=now, version=production,
-                       details={**inputs, "error": str(exc)})
-            raise
-        details = {**inputs, **{k: v for k, v in dataclasses.asdict(result).items()
-                                if k not in ("production", "method")}}
-        record_job(engine, EVENT_KIND, result.outcome, at=now, version=result.production, details=details)
-    return result
+    return run_on_production(
+        engine, registry, lock=LOCK, kind=EVENT_KIND, inputs=inputs, now=now,
+        job=lambda: _check(engine, registry, settings, now=now, days=days, method=method, apply=apply),
+        outcome=lambda result: (result.outcome, result.production, {
+            k: v for k, v in dataclasses.asdict(result).items() if k not in ("production", "method")}))
 
 
 def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime, days: float,

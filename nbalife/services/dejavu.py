@@ -18,9 +18,8 @@ from sqlalchemy import Engine
 
 from nbalife.config import Settings
 from nbalife.errors import BadInput
-from nbalife.locks import run_lock
-from nbalife.registry import NO_PRODUCTION, ChangeKind, Registry
-from nbalife.services.derived import record_job, register_derived
+from nbalife.registry import ChangeKind, Registry
+from nbalife.services.derived import register_derived, run_on_production
 from nbalife.services.registry import promote, waiting_for_freeze
 from nbalife.store.engine import reachable
 from nbalife.store.games import read_games
@@ -81,21 +80,13 @@ def update(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
     if since is not None and since > cutoff:
         raise BadInput(f"--since {since} is after the cutoff {cutoff}")
     inputs: dict[str, Any] = {"since": since, "until": until, "cutoff": cutoff}
-    with run_lock(LOCK, home=registry.home, engine=engine):
-        production = registry.current_version()
-        if production is None:
-            raise BadInput(NO_PRODUCTION)
-        try:
-            result = _update(engine, registry, settings, now=now, since=since, cutoff=cutoff)
-        except Exception as exc:
-            record_job(engine, EVENT_KIND, "failed", at=now, version=production,
-                       details={**inputs, "error": str(exc)})
-            raise
-        outcome = "nothing_to_do" if result.version is None else (
-            "promoted" if result.promoted else "registered")
-        record_job(engine, EVENT_KIND, outcome, at=now, version=result.version or production,
-                   details={**inputs, **{k: v for k, v in dataclasses.asdict(result).items() if k != "cutoff"}})
-    return result
+    return run_on_production(
+        engine, registry, lock=LOCK, kind=EVENT_KIND, inputs=inputs, now=now,
+        job=lambda: _update(engine, registry, settings, now=now, since=since, cutoff=cutoff),
+        outcome=lambda result: (
+            "nothing_to_do" if result.version is None else "promoted" if result.promoted else "registered",
+            result.version or result.production,
+            {k: v for k, v in dataclasses.asdict(result).items() if k != "cutoff"}))
 
 
 def _update(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime,

@@ -13,11 +13,13 @@ import datetime as dt
 import shutil
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 
-from nbalife.registry import ChangeKind, Production, Registry, VersionInfo
+from nbalife.errors import BadInput
+from nbalife.locks import run_lock
+from nbalife.registry import NO_PRODUCTION, ChangeKind, Production, Registry, VersionInfo
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
 
@@ -27,6 +29,28 @@ def record_job(engine: Engine, kind: str, outcome: str, *, at: dt.datetime, vers
     """The job's one lifecycle event, in its own transaction."""
     with reachable(engine), engine.begin() as conn:
         record_event(conn, kind, outcome, at=at, version=version, details=details)
+
+
+T = TypeVar("T")
+
+
+def run_on_production(engine: Engine, registry: Registry, *, lock: str, kind: str, inputs: dict[str, Any],
+                      now: dt.datetime, job: Callable[[], T], outcome: Callable[[T], tuple[str, str, dict]]) -> T:
+    """Run a job that derives from production: under its run lock, refused with no production,
+    and recorded as one ``kind`` event: ``outcome(result)`` gives (outcome, version, details) on
+    success; a failure half-way is recorded as ``failed`` and re-raised."""
+    with run_lock(lock, home=registry.home, engine=engine):
+        production = registry.current_version()
+        if production is None:
+            raise BadInput(NO_PRODUCTION)
+        try:
+            result = job()
+        except Exception as exc:
+            record_job(engine, kind, "failed", at=now, version=production, details={**inputs, "error": str(exc)})
+            raise
+        done, version, details = outcome(result)
+        record_job(engine, kind, done, at=now, version=version, details={**inputs, **details})
+    return result
 
 
 def register_derived(

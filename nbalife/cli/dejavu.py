@@ -17,8 +17,10 @@ app = typer.Typer(help="Dejavu pattern database: update, query, stats.", no_args
 @app.command()
 def update(
     ctx: typer.Context,
-    since: Annotated[Optional[str], typer.Option(help="Only games on or after this date (YYYY-MM-DD).")] = None,
-    until: Annotated[Optional[str], typer.Option(help="Only games on or before this date (default: yesterday).")] = None,
+    since: Annotated[Optional[str], typer.Option(help="Only games on or after this date (YYYY-MM-DD).",
+                                                 callback=parse_date)] = None,
+    until: Annotated[Optional[str], typer.Option(help="Only games on or before this date (default: yesterday).",
+                                                 callback=parse_date)] = None,
 ) -> None:
     """Add the finished games production's database lacks, keep the dejavu.max_size most recent,
     and register a minor version (promoted when dejavu.auto_promote)."""
@@ -26,9 +28,8 @@ def update(
     from nbalife.services.registry import open_registry
 
     rt = runtime(ctx)
-    first, last = parse_date(since, "--since"), parse_date(until, "--until")
     result = run(rt.engine, open_registry(rt.home, rt.engine, rt.settings), rt.settings, now=rt.now(),
-                 since=first, until=last)
+                 since=since, until=until)
     show(rt.json, result, key_values(f"Dejavu update of {result.production}", {
         "cutoff": result.cutoff, "finished games in window": result.candidates, "added": result.added,
         "dropped": result.dropped, "patterns": f"{result.size_before} -> {result.size_after}",

@@ -8,8 +8,8 @@ from typing import Annotated, Optional
 import typer
 
 
-def parse_date(value: str | None, option: str | None = None) -> dt.date | None:
-    """An ISO date option; a bad one is a usage error (exit 2) naming the value (and ``option``)."""
+def parse_date(value: str | None) -> dt.date | None:
+    """An ISO date option; a bad one is a usage error (exit 2) naming the value."""
     from nbalife.errors import quoted
     from nbalife.interchange import parse_game_date
 
@@ -17,7 +17,7 @@ def parse_date(value: str | None, option: str | None = None) -> dt.date | None:
         return None
     day = parse_game_date(value) if len(value.strip()) == 10 else None
     if day is None:
-        raise typer.BadParameter(f"{quoted(value)} is not a date (YYYY-MM-DD)", param_hint=option)
+        raise typer.BadParameter(f"{quoted(value)} is not a date (YYYY-MM-DD)")
     return day
 
 

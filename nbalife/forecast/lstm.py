@@ -57,7 +57,7 @@ class LSTMForecaster:
 
     def __init__(self, hidden_size: int = 64, num_layers: int = 2, epochs: int = 20,
                  batch_size: int = 256, learning_rate: float = 1e-3, patience: int = 3,
-                 seed: int = 0, device: str = "cpu") -> None:
+                 seed: int = 0, device: str = "cpu", tol: float = 0.0) -> None:
         self.hidden_size = hidden_size
         self.num_layers = num_layers
         self.epochs = epochs
@@ -66,11 +66,12 @@ class LSTMForecaster:
         self.patience = patience
         self.seed = seed
         self.device = device
+        self.tol = tol
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in (
             "hidden_size", "num_layers", "epochs", "batch_size", "learning_rate", "patience",
-            "seed", "device")}
+            "seed", "device", "tol")}
 
     def _check_params(self) -> None:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size", "patience"):
@@ -83,14 +84,18 @@ class LSTMForecaster:
         rate = self.learning_rate
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
             raise BadInput(f"LSTM: learning_rate={rate!r} must be a number in (0, 10)")
+        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) \
+                or not 0 <= self.tol < 1:
+            raise BadInput(f"LSTM: tol={self.tol!r} must be a number in [0, 1)")
         if self.device not in DEVICES:
             raise BadInput(f"device={self.device!r}; allowed values are {', '.join(DEVICES)}")
 
     def fit(self, X_train: object, moves_train: object, X_val: object, moves_val: object,
             progress: EpochProgress | None = None) -> LSTMForecaster:
         """Train on patterns ``X`` and their future moves ``d24 - d18``. Stops after
-        ``patience`` epochs without a better validation loss and keeps the best epoch's
-        weights. ``progress(epoch, epochs, train_loss, val_loss)`` is called after each epoch."""
+        ``patience`` epochs without a better validation loss (better: below the best so far
+        by more than the fraction ``tol`` of it) and keeps the best epoch's weights.
+        ``progress(epoch, epochs, train_loss, val_loss)`` is called after each epoch."""
         from nbalife.forecast.lstm_torch import Schedule, train_network
 
         self._check_params()

@@ -2,12 +2,13 @@
 
 Only training imports this module (``LSTMForecaster.fit``), and the benchmark and tests that
 compare the numpy forward pass (``nbalife.forecast.lstm_numpy``) with torch. Scoring never
-does.
+does. On the CPU the network's LSTM trains through ``nbalife.forecast.lstm_fused`` (the same
+function and parameters, a faster kernel); on a GPU through ``nn.LSTM`` (cuDNN).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,18 +19,19 @@ import torch
 from torch import nn
 
 from nbalife.errors import BadInput
+from nbalife.forecast.lstm_fused import last_hidden
 from nbalife.forecast.lstm_numpy import INPUT_SIZE, Weights, check_weights
 
 if TYPE_CHECKING:
     from nbalife.forecast.lstm import EpochProgress
 
 HUBER_DELTA = 1.0
-EVAL_BATCH = 8192
+EVAL_BATCH = 2048  # validation rows per pass: bounds the gates the fused kernel keeps
 CPU_TRAIN_THREADS = 1
-"""Intra-op threads while training on the CPU. A batch of 256 makes each LSTM step a few small
-matrix products, so a second OpenMP thread gains little on an idle machine and, on a busy one
-(cron jobs, other processes), its barriers spin: on 2 shared cores an epoch took 10-20 times
-longer with 2 threads than with 1 (``benchmarks/bench_lstm.py``, docs/design.md)."""
+"""Intra-op threads while training on the CPU. Each LSTM step is a few small matrix products,
+so a second OpenMP thread gains little on an idle machine and, on a busy one (cron jobs, other
+processes), its barriers spin: on 2 shared cores an epoch took 10-20 times longer with 2
+threads than with 1 (``benchmarks/bench_lstm.py --threads``, docs/design.md)."""
 
 
 class Network(nn.Module):
@@ -45,6 +47,10 @@ class Network(nn.Module):
         out, _ = self.lstm(x)
         return self.head(out[:, -1]).squeeze(-1)
 
+    def forward_fused(self, x: torch.Tensor) -> torch.Tensor:
+        """``forward`` through the fused CPU kernel (``lstm_fused``): same outputs, faster."""
+        return self.head(last_hidden(x, self.lstm.parameters())).squeeze(-1)
+
 
 def resolve_device(device: str) -> str:
     """One of ``DEVICES``: ``cpu``, ``cuda`` (must be available) or ``auto`` (cuda when
@@ -58,7 +64,8 @@ def resolve_device(device: str) -> str:
 
 @dataclass(frozen=True)
 class Schedule:
-    """How to train: network size, optimiser, batches, early stopping, seed and device."""
+    """How to train: network size, optimiser, batches, early stopping (``patience`` epochs
+    without a validation loss below ``best * (1 - tol)``), seed and device."""
 
     hidden_size: int
     num_layers: int
@@ -68,13 +75,15 @@ class Schedule:
     patience: int
     seed: int
     device: str
+    tol: float = 0.0
 
 
 def train_network(schedule: Schedule, inputs: np.ndarray, targets: np.ndarray,
                   inputs_val: np.ndarray, targets_val: np.ndarray,
                   progress: EpochProgress | None
                   ) -> tuple[Weights, dict[str, Any]]:
-    """Adam on the Huber loss; stops after ``patience`` epochs without a better validation loss.
+    """Adam on the Huber loss; stops after ``patience`` epochs without a validation loss
+    lower than the best by more than the fraction ``tol``.
 
     Returns the best epoch's weights (float32 numpy arrays named as in the ``state_dict``) and
     the training history. The weights are initialised under ``torch.manual_seed(seed)`` in a
@@ -90,16 +99,13 @@ def train_network(schedule: Schedule, inputs: np.ndarray, targets: np.ndarray,
 
 @contextmanager
 def _cpu_training() -> Iterator[None]:
-    """``CPU_TRAIN_THREADS`` intra-op threads and PyTorch's own LSTM kernel instead of oneDNN's
-    (faster for these small batches), restoring the caller's settings afterwards."""
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
+    """``CPU_TRAIN_THREADS`` intra-op threads, restoring the caller's setting afterwards."""
+    threads = torch.get_num_threads()
     torch.set_num_threads(CPU_TRAIN_THREADS)
-    torch.backends.mkldnn.enabled = False
     try:
         yield
     finally:
         torch.set_num_threads(threads)
-        torch.backends.mkldnn.enabled = onednn
 
 
 def _train(schedule: Schedule, device: str, inputs: np.ndarray, targets: np.ndarray,
@@ -110,6 +116,7 @@ def _train(schedule: Schedule, device: str, inputs: np.ndarray, targets: np.ndar
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(schedule.seed)
         network = Network(schedule.hidden_size, schedule.num_layers).to(device)
+    run = network.forward_fused if device == "cpu" else network
     optimizer = torch.optim.Adam(network.parameters(), lr=schedule.learning_rate, fused=True)
     loss_fn = nn.HuberLoss(delta=HUBER_DELTA)
     rng = np.random.default_rng(schedule.seed)
@@ -123,17 +130,17 @@ def _train(schedule: Schedule, device: str, inputs: np.ndarray, targets: np.ndar
         for start in range(0, len(x), schedule.batch_size):
             x_batch = x_epoch[start:start + schedule.batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(network(x_batch), y_epoch[start:start + schedule.batch_size])
+            loss = loss_fn(run(x_batch), y_epoch[start:start + schedule.batch_size])
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x_batch)
         train_loss = float(total) / len(x)
-        val_loss = _evaluate(network, x_val, y_val, loss_fn)
+        val_loss = _evaluate(network, run, x_val, y_val, loss_fn)
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
         if progress is not None:
             progress(epoch, schedule.epochs, train_loss, val_loss)
-        if val_loss < best_loss:
+        if val_loss < best_loss * (1 - schedule.tol):
             best_loss, best_epoch = val_loss, epoch
             best_state = {k: v.detach().cpu().numpy().copy() for k, v in network.state_dict().items()}
         elif epoch - best_epoch >= schedule.patience:
@@ -167,10 +174,10 @@ def read_legacy_weights(path: Path, hidden_size: int, num_layers: int,
     return check_weights(arrays, hidden_size, num_layers, path, params_file)
 
 
-def _evaluate(network: nn.Module, inputs: torch.Tensor, targets: torch.Tensor,
-              loss_fn: nn.Module) -> float:
+def _evaluate(network: nn.Module, run: Callable[[torch.Tensor], torch.Tensor],
+              inputs: torch.Tensor, targets: torch.Tensor, loss_fn: nn.Module) -> float:
     network.eval()
     with torch.inference_mode():
-        total = sum(float(loss_fn(network(inputs[i:i + EVAL_BATCH]), targets[i:i + EVAL_BATCH]))
+        total = sum(float(loss_fn(run(inputs[i:i + EVAL_BATCH]), targets[i:i + EVAL_BATCH]))
                     * len(targets[i:i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH))
     return total / len(inputs)

@@ -70,16 +70,15 @@ def test_training_leaves_the_callers_torch_rng_alone(splits: Splits) -> None:
 
 def test_cpu_training_runs_on_its_threads_and_restores_the_callers(splits: Splits) -> None:
     train, val, _ = splits
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    during: list[tuple[int, bool]] = []
+    threads = torch.get_num_threads()
+    during: list[int] = []
     try:
-        torch.set_num_threads(2)
+        torch.set_num_threads(CPU_TRAIN_THREADS + 1)
         LSTMForecaster(**{**SMALL, "epochs": 1}).fit(
             train.X[:200], train.moves[:200], val.X, val.moves,
-            progress=lambda *_: during.append((torch.get_num_threads(),
-                                               torch.backends.mkldnn.enabled)))
-        assert during == [(CPU_TRAIN_THREADS, False)]
-        assert (torch.get_num_threads(), torch.backends.mkldnn.enabled) == (2, onednn)
+            progress=lambda *_: during.append(torch.get_num_threads()))
+        assert during == [CPU_TRAIN_THREADS]
+        assert torch.get_num_threads() == CPU_TRAIN_THREADS + 1
     finally:
         torch.set_num_threads(threads)
 
@@ -117,11 +116,25 @@ def test_early_stopping_keeps_the_best_epoch(splits: Splits) -> None:
     assert _val_loss(model, odd) == pytest.approx(history["best_val_loss"], rel=1e-4)
 
 
+def test_tol_stops_on_a_plateau_of_small_improvements(splits: Splits) -> None:
+    train, val, _ = splits
+    params = {**SMALL, "epochs": 6, "patience": 2}
+    plain = LSTMForecaster(**params).fit(train.X, train.moves, val.X, val.moves).history_
+    losses = plain["val_loss"]
+    assert losses[1] < losses[0] and not plain["stopped_early"]  # epoch 2 improves a little
+    tol = 1.01 * (1 - min(losses[1:]) / losses[0])  # more than any later epoch improves
+    history = LSTMForecaster(**params, tol=tol).fit(train.X, train.moves, val.X, val.moves).history_
+    assert history["val_loss"] == losses[:3]  # same training, stopped after 2 epochs of patience
+    assert (history["best_epoch"], history["best_val_loss"], history["stopped_early"]) == \
+        (1, losses[0], True)
+
+
 @pytest.mark.parametrize("params, message", [
     ({"device": "tpu"}, "allowed values are cpu, cuda, auto"),
     ({"epochs": 0}, "epochs=0 must be a whole number >= 1"),
     ({"learning_rate": -1.0}, "learning_rate=-1.0"),
     ({"seed": -3}, "seed=-3"),
+    ({"tol": 1.0}, r"tol=1.0 must be a number in \[0, 1\)"),
 ])
 def test_bad_parameters(params: dict, message: str, splits: Splits) -> None:
     train, val, _ = splits

@@ -1,6 +1,6 @@
 """Start-up of the commands cron runs, each timed as a whole process (start-up included).
 
-Builds a demo home (``nbalife demo`` on a small simulated season, 2 LSTM epochs) in a temporary
+Builds a demo home (``nbalife demo --quick``: the lifecycle in simulated time, tiny LSTM) in a temporary
 folder, then runs each command ``--runs`` times, each run paired with its yardstick (run in turn,
 A B A B ...): ``python -c pass`` (the interpreter alone) and, for ``predict``, ``python -c
 "import torch"`` (what every scoring path paid before inference moved to numpy). Per run: wall
@@ -8,7 +8,10 @@ seconds (a monotonic clock around the child), CPU seconds (user + system) and pe
 child from ``os.wait4``. Prints medians and the median of the pairwise wall ratios against the
 targets of issue 13; writes ``benchmarks/results/startup.json``.
 
-Run: ``.venv/bin/python -m benchmarks.bench_startup [--runs 5] [--games 600]``. On a busy machine
+Bytecode caching is on for every child, as in an installed nbalife (a ``PYTHONDONTWRITEBYTECODE``
+environment would recompile each changed module on every run); the warm-up run writes the caches.
+
+Run: ``.venv/bin/python -m benchmarks.bench_startup [--runs 5]``. On a busy machine
 wall time exceeds CPU time; the CPU column is the steadier figure.
 """
 
@@ -28,6 +31,7 @@ from benchmarks.common import print_table, write_json
 PATTERN = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
 PYTHON = [sys.executable, "-c", "pass"]
 TORCH = [sys.executable, "-c", "import torch"]
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
 def commands(home: Path) -> list[tuple[str, list[str], list[str], float]]:
@@ -46,7 +50,7 @@ def commands(home: Path) -> list[tuple[str, list[str], list[str], float]]:
 def run_once(command: list[str]) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak resident MiB of one run of ``command``."""
     started = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as child:
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV) as child:
         assert child.stderr is not None
         errors = child.stderr.read()
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
@@ -57,12 +61,11 @@ def run_once(command: list[str]) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def demo_home(folder: Path, games: int) -> Path:
+def demo_home(folder: Path) -> Path:
     """A home holding the demo's store, promoted model set and predictions."""
     home = folder / "home"
     home.mkdir()
-    (home / "config.yaml").write_text("lstm:\n  epochs: 2\n")
-    subprocess.run([sys.executable, "-m", "nbalife", "--home", str(home), "demo", "--games", str(games)],
+    subprocess.run([sys.executable, "-m", "nbalife", "--home", str(home), "demo", "--quick"],
                    check=True, capture_output=True)
     return home
 
@@ -70,13 +73,12 @@ def demo_home(folder: Path, games: int) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--games", type=int, default=600)
     args = parser.parse_args()
 
     nbalife = [sys.executable, "-m", "nbalife"]
     rows, results = [], []
     with tempfile.TemporaryDirectory() as folder:
-        home = demo_home(Path(folder), args.games)
+        home = demo_home(Path(folder))
         for label, arguments, yardstick, target in commands(home):
             run_once(nbalife + arguments)  # warm-up: file cache, .pyc
             pairs = [(run_once(nbalife + arguments), run_once(yardstick)) for _ in range(args.runs)]

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import run_nbalife
 
@@ -119,3 +121,44 @@ def test_every_command_has_help_and_is_in_readme() -> None:
         for sub, leaf in subcommands.items():
             assert leaf.help, f"{name} {sub}"
             assert re.search(rf"nbalife (\S+ )*{name} {sub}\b", readme), f"README lacks `nbalife {name} {sub}`"
+
+
+
+def test_root_lists_commands_without_building_them() -> None:
+    import typer
+    import typer.main
+
+    from nbalife.cli.app import COMMANDS, GROUPS, app
+
+    root = typer.main.get_command(app)
+    assert list(root.commands) == [*COMMANDS, *GROUPS]
+    listing = root.get_help(typer.Context(root, info_name="nbalife"))
+    assert root.commands._built == {}  # the list read each module's help text only
+    for name in root.commands:  # ... which is the built command's own short help
+        assert root.commands[name].name == name
+        short = root.commands[name].get_short_help_str(200).removesuffix("...")
+        assert re.search(rf"^  {name}\s+{re.escape(short[:25])}", listing, re.MULTILINE), name
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("0123456789+-._eE xinfatrueyso\t\n\x1c\x85\xa0\u3000")), max_size=8),
+       kind=st.sampled_from([int, float, bool, str]), low=st.sampled_from([None, 0, 1]))
+def test_plain_conversion_gives_typers_values_and_messages(text: str, kind: type, low: int | None) -> None:
+    """nbalife.cli.coercion converts option values as typer's pydantic adapters do, without pydantic."""
+    import typer
+    from pydantic import ValidationError
+    from typer._adapters import try_build_adapter
+    from typer.models import OptionInfo
+
+    from nbalife.cli.coercion import PlainValue
+
+    info = OptionInfo(min=low if kind in (int, float) else None)
+    try:
+        expected, error = try_build_adapter(kind, info).validate_python(text), None
+    except ValidationError as exc:
+        expected, error = None, exc.errors()[0]["msg"]
+    try:
+        got, message = PlainValue(parameter_info=info, annotation=kind, kind=kind).convert(text), None
+    except typer.BadParameter as exc:
+        got, message = None, exc.message
+    assert (type(got), repr(got), message) == (type(expected), repr(expected), error)

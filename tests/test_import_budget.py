@@ -2,7 +2,9 @@
 
 Every job cron runs is a fresh process: ``--help`` loads none of the heavy libraries, read-only
 store commands load no torch or scipy, and commands that only score load no torch (the LSTM runs
-in numpy). Each command runs in its own process under ``python -X importtime``.
+in numpy); no command loads pydantic (typer's option conversion, replaced by nbalife.cli.coercion),
+only a command that prints a table loads rich, and one-pattern ``predict`` loads no pandas. Each
+command runs in its own process under ``python -X importtime``.
 """
 
 from __future__ import annotations
@@ -13,24 +15,27 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = {"torch", "pandas", "numpy", "scipy", "sqlalchemy"}
+HEAVY = {"torch", "pandas", "numpy", "scipy", "sqlalchemy", "matplotlib", "pydantic", "rich"}
 NONE: frozenset[str] = frozenset()
-STORE = frozenset({"sqlalchemy", "numpy", "pandas"})      # read-only store commands: no torch, no scipy
-SCORING = frozenset({"sqlalchemy", "numpy", "pandas", "scipy"})  # scoring commands: no torch
+TABLES = frozenset({"rich"})  # a command that prints a table; pydantic never (see nbalife.cli.coercion)
+STORE = TABLES | {"sqlalchemy", "numpy", "pandas"}      # read-only store commands: no torch, no scipy
+SCORING = TABLES | {"sqlalchemy", "numpy", "pandas", "scipy"}  # scoring commands: no torch
 PATTERN = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
 
 # command -> the heavy libraries it may import; {version}, {games} are filled in by the fixture
 BUDGET: dict[tuple[str, ...], frozenset[str]] = {
     ("--help",): NONE,
-    ("config", "show"): NONE,
-    ("registry", "list"): STORE,
+    ("config", "show"): TABLES,
+    ("registry", "list"): TABLES | {"sqlalchemy"},
     ("registry", "show", "{version}"): STORE,
     ("registry", "history"): STORE,
-    ("status",): frozenset({"sqlalchemy"}),
+    ("status",): TABLES | {"sqlalchemy"},
     ("history",): STORE,
-    ("metrics", "report", "--days", "7"): frozenset({"sqlalchemy"}),
-    ("metrics", "report", "--by", "week"): frozenset({"sqlalchemy"}),
-    ("predict", "--game-id", "0022299999", "--pattern", PATTERN): SCORING,
+    ("metrics", "report", "--days", "7"): TABLES | {"sqlalchemy"},
+    ("metrics", "report", "--by", "week"): TABLES | {"sqlalchemy"},
+    ("--json", "metrics", "report", "--days", "7"): frozenset({"sqlalchemy"}),
+    ("report", "--days", "7", "--out", "{out}"): TABLES | {"sqlalchemy", "numpy", "matplotlib"},
+    ("predict", "--game-id", "0022299999", "--pattern", PATTERN): TABLES | {"sqlalchemy", "numpy"},  # no pandas
     ("evaluate", "--input", "{games}"): SCORING,
     ("conformal", "check"): SCORING,
     ("conformal", "status"): SCORING,
@@ -100,7 +105,7 @@ def test_every_command_keeps_its_import_budget(home: Path, tiny_model_set, repo_
     engine.dispose()
     games = tmp_path / "games.csv"
     games.write_text("".join((repo_data / "nba_2021-22.csv").open().readlines()[:51]))
-    assert run_all(home, BUDGET, version=version, games=str(games)) == {}
+    assert run_all(home, BUDGET, version=version, games=str(games), out=str(tmp_path / "report.html")) == {}
     listed = json.loads(subprocess.run([sys.executable, "-m", "nbalife", "--home", str(home), "--json", "registry",
                                         "list"], capture_output=True, text=True, check=True).stdout)
     assert listed[0]["version"] == version

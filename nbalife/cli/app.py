@@ -9,31 +9,12 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
 from nbalife import __version__
-from nbalife.cli import (
-    abtest,
-    conformal,
-    config,
-    cron,
-    data,
-    db,
-    dejavu,
-    demo,
-    drift,
-    evaluate,
-    history,
-    lstm,
-    metrics,
-    outcomes,
-    predict,
-    registry,
-    replay,
-    status,
-    train,
-)
+from nbalife.cli.coercion import convert_plainly
+from nbalife.cli.lazy import LazyCommands
 from nbalife.cli.runtime import Runtime
 from nbalife.errors import CheckFailed, NbalifeError
 
@@ -61,7 +42,24 @@ def one_line(message: str, limit: int = MESSAGE_LIMIT) -> str:
 
 
 class NbalifeGroup(TyperGroup):
-    """Root group: global flags anywhere on the line; expected failures become one line + code."""
+    """Root group: global flags anywhere on the line; expected failures become one line + code;
+    commands built on demand from GROUPS and COMMANDS."""
+
+    def __init__(self, **attrs) -> None:
+        if attrs.get("commands"):  # commands registered on the Typer app would be dropped silently
+            raise TypeError("add a root command to GROUPS or COMMANDS, not with app.command/app.add_typer")
+        super().__init__(**attrs)
+        self.commands = LazyCommands(groups=GROUPS, commands=COMMANDS, rich_markup_mode=self.rich_markup_mode)
+        convert_plainly(self)
+
+    def format_commands(self, ctx, formatter) -> None:
+        """The command list from each module's help text, without building any command."""
+        names = list(self.commands)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, TyperCommand(name=name, help=self.commands.help_of(name)).get_short_help_str(limit))
+                for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx, args):  # noqa: ANN001, ANN201
         if ctx.parent is None:
@@ -174,15 +172,11 @@ def main_options(
     )
 
 
-for module in (data, db, config, outcomes, metrics, conformal, dejavu, drift, lstm, abtest, registry, cron):
-    app.add_typer(module.app, name=module.NAME)
-app.command("train")(train.train)
-app.command("predict")(predict.predict)
-app.command("evaluate")(evaluate.evaluate)
-app.command("history")(history.history)
-app.command("demo")(demo.demo)
-app.command("status")(status.status)
-app.command("replay")(replay.replay)
+# The root's commands, each imported and built only when used (nbalife.cli.lazy). A group is
+# the module nbalife.cli.<name> with a Typer ``app``; a command, the module's function <name>.
+GROUPS = ("data", "db", "config", "outcomes", "metrics", "conformal", "dejavu", "drift", "lstm", "abtest", "registry",
+          "cron")
+COMMANDS = ("train", "predict", "evaluate", "history", "demo", "status", "replay", "report")
 
 
 def main() -> None:

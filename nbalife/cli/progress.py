@@ -21,7 +21,7 @@ def epoch_bar(enabled: bool, title: str = "LSTM") -> Iterator[EpochProgress | No
     from nbalife.cli.render import stderr
 
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), console=stderr) as bar:
+                  TextColumn("{task.fields[losses]}"), TimeElapsedColumn(), console=stderr.console) as bar:
         task = bar.add_task(title, total=None, losses="")
 
         def update(epoch: int, epochs: int, train_loss: float, val_loss: float) -> None:

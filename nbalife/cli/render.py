@@ -1,4 +1,8 @@
-"""One renderer: rich tables for people on stdout, JSON for machines, messages on stderr."""
+"""One renderer: rich tables for people on stdout, JSON for machines, messages on stderr.
+
+rich is imported on first use (about 0.05 s of a process): ``--help``, ``--json`` and commands
+that print no table never load it.
+"""
 
 from __future__ import annotations
 
@@ -11,14 +15,35 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from rich.console import Console
-from rich.table import Table
-
 if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
     from nbalife.forecast.metrics import ModelScore
 
-stdout = Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
-stderr = Console(stderr=True, soft_wrap=True)
+
+class LazyConsole:
+    """A rich Console created on first attribute access, with the options given here."""
+
+    def __init__(self, *, for_stdout: bool) -> None:
+        self._for_stdout = for_stdout
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = (Console(soft_wrap=False, width=None if sys.stdout.isatty() else 160)
+                             if self._for_stdout else Console(stderr=True, soft_wrap=True))
+        return self._console
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.console, name)
+
+
+stdout = LazyConsole(for_stdout=True)
+stderr = LazyConsole(for_stdout=False)
 
 
 def jsonable(value: Any) -> Any:
@@ -64,6 +89,8 @@ def fmt(value: Any) -> str:
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
     """A rich table of already-computed rows."""
+    from rich.table import Table
+
     result = Table(title=title, title_justify="left")
     for column in columns:
         result.add_column(column)

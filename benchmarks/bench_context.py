@@ -16,11 +16,14 @@ Also timed: ``TeamRatings.pregame`` over about 12,000 games (the four real files
 by 0, 10 and 20 years).
 
 With ``--paths`` it measures instead the model set as ``train`` builds it (context component
-inside, splits by ``services.train.time_splits``): trained on 2020-21 + 2021-22, each 2022-23 game
-predicted with its context as of its date (training games plus 2022-23's earlier ones), the
-table of every component with 95% coverage; the in-process latency of one prediction (one
-``pregame`` over the whole history plus ``ModelSet.predict``); and the context's share of
-training time on ``--games`` simulated games.
+inside, splits by ``services.train.time_splits``), ``before`` and ``after`` (``CONFIGS``: the
+ensemble's gate at 1 standard error without the context refit, and at 2 with it) in one run:
+trained on 2020-21 + 2021-22 and tested on 2022-23, and trained on 2020-21 and tested on
+2021-22, each test game predicted with its context as of its date (training games plus the test
+season's earlier ones), the table of every component with 95% coverage; the in-process latency
+of one game's context and forecast as ``predict --game-id ... --matchup --date`` computes them
+(from the ratings checkpoint, and from the whole store); and the context's share of training
+time on ``--games`` simulated games.
 
 Run: ``.venv/bin/python -m benchmarks.bench_context [--modelset | --paths [--games N]]``.
 """
@@ -149,78 +152,134 @@ def time_pregame(frames: list[pd.DataFrame]) -> tuple[int, float]:
     return len(games), best
 
 
-def paths(n_games: int) -> None:
-    """The model set's components on 2022-23, one-prediction latency, training-time growth."""
+CONFIGS = {"before": {"ensemble_move_se": 1.0, "context_refit": False},
+           "after": {"ensemble_move_se": 2.0, "context_refit": True}}
+
+
+def modelset_split(train: pd.DataFrame, test: pd.DataFrame, split: str, config: str, params
+                   ) -> tuple[list[Row], dict]:
+    """The model set trained as ``train`` does on ``train`` with ``CONFIGS[config]``, every
+    ``test`` game predicted with its context as of its date: rows and fitted facts."""
+    from dataclasses import replace
+
     from nbalife.config import Settings
-    from nbalife.forecast import modelset
     from nbalife.forecast.modelset import ModelSet
-    from nbalife.services.train import model_params, time_splits
+    from nbalife.services.train import time_splits
 
     settings = Settings()
-    params = model_params(settings)
-    train = pd.concat([season("2020-21"), season("2021-22")], ignore_index=True)
-    test = season("2022-23")
+    p = replace(params, **CONFIGS[config])
     started = time.perf_counter()
     models = ModelSet.fit(*time_splits(train, settings.training.validation_fraction,
-                                       settings.training.calibration_fraction, alpha=params.alpha),
-                          params)
+                                       settings.training.calibration_fraction, alpha=p.alpha), p)
     fit_seconds = time.perf_counter() - started
     edge = models.pregame(test, history=train).edge
     te = to_arrays(test)
     result = models.predict(te.X, edge)
     forecasts = {"dejavu": result.dejavu, "lstm": result.lstm, "context": result.context,
                  "ensemble": result.forecast, "ensemble, pattern-only": models.predict(te.X).forecast}
-    rows = score("2022-23 | 2020-22 through ModelSet", test, forecasts)
     covered = float(((result.lower <= te.y) & (te.y <= result.upper)).mean())
-    latency = one_prediction_ms(models, train, test)
+    facts = {"split": split, "config": config, "coverage": covered,
+             "weights": models.ensemble.weights_, "validation_mae": models.ensemble.validation_mae_,
+             "context_coef": models.context.to_dict()["coef"],
+             "ratings": {k: v for k, v in models.ratings.to_dict().items() if k != "params"},
+             "fit_seconds": fit_seconds}
+    return score(f"{split} [{config}]", test, forecasts), {**facts, "models": models}
+
+
+def paths(n_games: int) -> None:
+    """The model set before and after (``CONFIGS``) on 2022-23 after 2020-22 and on 2021-22
+    after 2020-21; one-prediction latency; training-time growth."""
+    from nbalife.config import Settings
+    from nbalife.forecast import modelset
+    from nbalife.services.train import model_params
+
+    params = model_params(Settings())
+    s20, s21, s22 = season("2020-21"), season("2021-22"), season("2022-23")
+    cases = {"2022-23 | 2020-22": (pd.concat([s20, s21], ignore_index=True), s22),
+             "2021-22 | 2020-21": (s20, s21)}
+    rows, facts = [], []
+    for split, (train, test) in cases.items():
+        for config in CONFIGS:
+            found, fact = modelset_split(train, test, split, config, params)
+            rows.extend(found)
+            facts.append(fact)
+    main_train = cases["2022-23 | 2020-22"][0]
+    latency = one_prediction_ms(facts[1].pop("models"), main_train, s22)
+    for fact in facts:
+        fact.pop("models", None)
     growth = training_growth(n_games, params)
-    print_table("Model set on 2022-23 (context as of each game's date); vs persistence = paired "
-                "mean difference ± SE", ["model", "n", "MAE", "vs persistence", "SE", "t"],
-                [(r.model, r.n, r.mae, r.vs_persistence, r.se,
+    print_table("Model set, each test game with its context as of its date; vs persistence = "
+                "paired mean difference ± SE", ["split [config]", "model", "n", "MAE",
+                                                "vs persistence", "SE", "t"],
+                [(r.split, r.model, r.n, r.mae, r.vs_persistence, r.se,
                   "-" if r.model == "persistence" else f"{r.t:+.1f}") for r in rows])
-    print_table("Model set", ["what", "value"], [
-        ("95% interval coverage (ensemble, with context)", covered),
-        ("ensemble weights", models.ensemble.weights_),
-        ("validation MAEs", models.ensemble.validation_mae_),
-        ("context coefficients", models.context.to_dict()["coef"]),
-        ("training seconds (2020-22)", fit_seconds),
-        ("one prediction ms (median of 200): ModelSet.predict with edge", latency["predict_ms"]),
-        ("one prediction ms (median of 200): pattern-only", latency["pattern_only_ms"]),
-        ("one pregame call over 3 seasons ms (once per batch)", latency["pregame_ms"]),
-        (f"context fit seconds on {n_games} games / pattern-only fit seconds", growth)])
+    print_table("Model sets", ["split", "config", "95% coverage", "weights", "context coef",
+                               "fit s"],
+                [(f["split"], f["config"], f["coverage"], f["weights"], f["context_coef"],
+                  f["fit_seconds"]) for f in facts])
+    print_table("Speed", ["what", "value"], [*latency.items(), *growth.items()])
     write_json("context_paths", {
+        "configs": CONFIGS,
         "rows": [{**r.__dict__, "t": None if r.model == "persistence" else r.t} for r in rows],
-        "coverage": covered, "weights": models.ensemble.weights_,
-        "validation_mae": models.ensemble.validation_mae_,
-        "context_coef": models.context.to_dict()["coef"], "fit_seconds": fit_seconds,
-        "latency": latency, "training_growth": growth, "files": list(modelset.FILES)})
+        "model_sets": facts, "latency": latency, "training_growth": growth,
+        "files": list(modelset.FILES)})
 
 
 def one_prediction_ms(models, train: pd.DataFrame, test: pd.DataFrame) -> dict[str, float]:
-    """Median ms of one game's ``pregame`` (history: the three seasons; once per batch) and of
-    ``ModelSet.predict`` of one pattern with its edge, over 200 games of 2022-23."""
+    """Median ms (wall and CPU), over 100 games of 2022-23 spread over the season, of one game's
+    context and forecast in process as ``predict --game-id --pattern --matchup --date`` does it (warm model
+    set, a SQLite store holding the three seasons' results): ``with_store`` (checkpoint check
+    and read) + ``game_context`` + ``ModelSet.predict``; the same without the checkpoint (the
+    whole store replayed, as before); and ``ModelSet.predict`` alone, pattern-only."""
+    import datetime as dt
+    import tempfile
+    from dataclasses import replace
+
+    from nbalife.services.matchups import game_context, with_store
+    from nbalife.store.engine import make_engine
+    from nbalife.store.games import upsert_games
+    from nbalife.store.migrate import open_store
+
     te = to_arrays(test)
-    history = pd.concat([train, test], ignore_index=True)
-    predicts, pregames, plain = [], [], []
-    for i in range(0, len(test), max(1, len(test) // 200)):
-        game = test.iloc[i:i + 1]
-        started = time.perf_counter()
-        edge = models.pregame(game, history=history).edge
-        middle = time.perf_counter()
-        models.predict(te.X[i], edge)
-        predicts.append(time.perf_counter() - middle)
-        pregames.append(middle - started)
-        started = time.perf_counter()
-        models.predict(te.X[i])
-        plain.append(time.perf_counter() - started)
-    return {"predict_ms": float(np.median(predicts) * 1e3),
-            "pattern_only_ms": float(np.median(plain) * 1e3),
-            "pregame_ms": float(np.median(pregames) * 1e3), "history_games": len(history)}
+    plain_models = replace(models, ratings=copy_without_checkpoint(models.ratings))
+    timings: dict[str, list[float]] = {f"{name}{unit}": [] for name in
+                                       ("checkpoint", "whole_store", "pattern_only")
+                                       for unit in ("_ms", "_cpu_ms")}
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/store.db")
+        open_store(engine)
+        with engine.begin() as conn:
+            upsert_games(conn, pd.concat([train, test], ignore_index=True),
+                         dt.datetime.now(dt.timezone.utc))
+        for i in range(0, len(test), max(1, len(test) // 100)):
+            game = test.iloc[i:i + 1].assign(final_diff=np.nan)
+            for name, loaded in (("checkpoint", models), ("whole_store", plain_models)):
+                started, cpu = time.perf_counter(), time.process_time()
+                context = game_context(loaded, with_store(engine, game, loaded), 1)
+                loaded.predict(te.X[i], context.edge)
+                timings[f"{name}_ms"].append(time.perf_counter() - started)
+                timings[f"{name}_cpu_ms"].append(time.process_time() - cpu)
+            started, cpu = time.perf_counter(), time.process_time()
+            models.predict(te.X[i])
+            timings["pattern_only_ms"].append(time.perf_counter() - started)
+            timings["pattern_only_cpu_ms"].append(time.process_time() - cpu)
+        engine.dispose()
+    return {name: float(np.median(values) * 1e3) for name, values in timings.items()}
+
+
+def copy_without_checkpoint(ratings):
+    """The same fitted ratings without their checkpoint."""
+    from nbalife.forecast.ratings import TeamRatings
+
+    data = ratings.to_dict()
+    data.pop("checkpoint")
+    return TeamRatings.from_dict(data)
 
 
 def training_growth(n_games: int, params) -> dict[str, float]:
     """Seconds of the context parts of ``ModelSet.fit`` (ratings, pregame edges, median
-    regression) against those of the pattern-only fit, on ``n_games`` simulated games."""
+    regression, each twice, and the checkpoint) against those of the pattern-only fit, on
+    ``n_games`` simulated games."""
     from dataclasses import replace
 
     from nbalife.forecast.modelset import ModelSet, _fit_context
@@ -234,7 +293,9 @@ def training_growth(n_games: int, params) -> dict[str, float]:
     cut1, cut2 = int(n_games * 0.65), int(n_games * 0.8)
     splits = (games.iloc[:cut1], games.iloc[cut1:cut2], games.iloc[cut2:])
     started = time.perf_counter()
-    _fit_context(*splits)
+    _fit_context(list(splits), 1)
+    team = _fit_context(list(splits), 2)[0]  # the refit, as ModelSet.fit does
+    team.checkpoint(games)
     context = time.perf_counter() - started
     quick = replace(params, lstm_epochs=min(params.lstm_epochs, 3))
     started = time.perf_counter()

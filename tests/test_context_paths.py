@@ -82,6 +82,66 @@ def test_forecast_sees_only_results_before_its_date(home: Cli, games: pd.DataFra
     assert moved["forecast"] != first["forecast"]
 
 
+def test_the_ratings_checkpoint_serves_games_after_training_until_a_training_result_changes(
+        home: Cli, games: pd.DataFrame) -> None:
+    from nbalife.forecast.modelset import ModelSet
+    from nbalife.services.matchups import single_game, with_store
+    from nbalife.store.engine import make_engine
+
+    target, trained = games.iloc[680], games[:600]
+    day = target["game_date"]
+    assert day > trained["game_date"].max()
+    matchup = ("--matchup", f"{target['away']}@{target['home']}", "--date", day)
+    ingest(home, games[(games.index >= 600) & (games["game_date"] < day)], "earlier")
+    first = forecast_of(home, target, *matchup)
+    models = ModelSet.load(next(home.home.rglob("ratings.json")).parent)
+    game = single_game(str(target["game_id"]), matchup[1], day)
+    engine = make_engine(home.db_url)
+    try:
+        assert with_store(engine, game, models).checkpoint  # the store matches the training games
+        team = target["home"]
+        before = trained[trained["game_date"] < trained["game_date"].max()]  # by the checkpoint
+        changed = before[(before["home"] == team) | (before["away"] == team)].tail(1).copy()
+        changed["final_diff"] = changed["final_diff"] + 40
+        ingest(home, changed, "changed")
+        assert with_store(engine, game, models).checkpoint is None  # the whole store is replayed
+        assert forecast_of(home, target, *matchup)["context_forecast"] != first["context_forecast"]
+        ingest(home, trained.loc[changed.index], "restored")
+        assert with_store(engine, game, models).checkpoint
+        assert forecast_of(home, target, *matchup)["forecast"] == first["forecast"]
+    finally:
+        engine.dispose()
+
+
+def test_an_arm_with_another_checkpoint_gets_its_own_history(home: Cli, games: pd.DataFrame) -> None:
+    import dataclasses
+
+    import numpy as np
+
+    from nbalife.forecast.modelset import ModelSet
+    from nbalife.forecast.ratings import TeamRatings
+    from nbalife.services.matchups import game_context, single_game, with_store
+    from nbalife.store.engine import make_engine
+
+    target = games.iloc[680]
+    ingest(home, games[(games.index >= 600) & (games["game_date"] < target["game_date"])], "earlier")
+    models = ModelSet.load(next(home.home.rglob("ratings.json")).parent)
+    earlier = TeamRatings.from_dict(models.ratings.to_dict()).checkpoint(games[:300])
+    other = dataclasses.replace(models, ratings=earlier)  # e.g. an A/B test's candidate
+    game = single_game(str(target["game_id"]), f"{target['away']}@{target['home']}",
+                       target["game_date"])
+    engine = make_engine(home.db_url)
+    try:
+        built = with_store(engine, game, models)  # production's checkpoint: results after it
+        whole = with_store(engine, game)
+        assert built.checkpoint and whole.checkpoint is None
+        for model_set in (models, other):
+            np.testing.assert_allclose(game_context(model_set, built, 1).edge,
+                                       game_context(model_set, whole, 1).edge, rtol=0, atol=1e-9)
+    finally:
+        engine.dispose()
+
+
 def test_without_a_matchup_the_forecast_is_pattern_only(home: Cli, games: pd.DataFrame) -> None:
     target = games.iloc[650]
     row = forecast_of(home, target)
@@ -154,3 +214,4 @@ def test_gate_refuses_a_set_clearly_worse_than_persistence(diff: float, se: floa
     assert bool(failures) is refused
     if refused:
         assert "worse than persistence" in failures[0]
+

@@ -21,6 +21,15 @@ component -0.061 (2022-23) and +0.002 (2021-22) against persistence where these 
 
 The pass loops over dates only (about 165 a season); every grid point runs in the same pass as a
 row of a ``(grid, teams)`` matrix.
+
+A checkpoint (``checkpoint``, saved with the parameters) keeps the state after a history's
+results but those of its last day (which a cut may have left incomplete), e.g. the training
+games, with the count, sum and sum of squares of the margins it
+applied. ``pregame(..., start=True)`` starts from it and applies only later results, so one
+game asked about after training reads and replays only the games since (services.matchups
+checks first that the store's results up to the checkpoint's day still add up to the same
+totals, else replays the whole store): the same numbers as a full pass, at a fraction of the
+reads and days.
 """
 
 from __future__ import annotations
@@ -35,6 +44,7 @@ import numpy as np
 from nbalife.errors import BadInput
 from nbalife.forecast.artifacts import field, read_json, require_fitted, write_json
 from nbalife.forecast.patterns import check_dates
+from nbalife.forecast.rating_games import Games, combine
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +54,6 @@ JSON_FILE = "ratings.json"
 UPDATE_RATES = (0.01, 0.02, 0.03, 0.04, 0.06)
 CARRY_OVERS = (0.2, 0.35, 0.5, 0.7, 0.9)
 HOME_RATES = (0.0, 0.0005, 0.002)
-_COLUMNS = ("game_id", "season", "game_date", "home", "away")
 
 
 @dataclass(frozen=True)
@@ -68,57 +77,14 @@ class Pregame:
 
 
 @dataclass(frozen=True)
-class _Games:
-    """Games as arrays: team indices into ``teams``, day numbers, season ranks (labels in
-    order: ``2021-22`` < ``2022-23``), results (NaN where a game has none)."""
+class _Start:
+    """A single-grid state to start a pass from: ratings and known flags per team index, the
+    home advantage, and the rank of the newest season applied."""
 
-    teams: np.ndarray
-    home: np.ndarray
-    away: np.ndarray
-    day: np.ndarray
-    season: np.ndarray
-    final: np.ndarray
-
-
-def _frame_arrays(frame: pd.DataFrame, what: str) -> dict[str, np.ndarray]:
-    missing = [c for c in _COLUMNS if c not in frame.columns]
-    if missing:
-        raise BadInput(f"{what}: missing column(s) {', '.join(missing)}")
-    n = len(frame)
-    final = np.full(n, np.nan)
-    if "final_diff" in frame.columns:
-        try:
-            final = np.asarray(frame["final_diff"].to_numpy(dtype=np.float64, na_value=np.nan),
-                               dtype=np.float64)
-        except (TypeError, ValueError):
-            raise BadInput(f"{what}: final_diff must be numbers") from None
-    home = frame["home"].astype(str).to_numpy(dtype=str)
-    away = frame["away"].astype(str).to_numpy(dtype=str)
-    same = np.flatnonzero(home == away)
-    if same.size:
-        raise BadInput(f"{what}: game {frame['game_id'].iloc[same[0]]} has team "
-                       f"{home[same[0]]!r} on both sides")
-    return {"game_id": frame["game_id"].astype(str).to_numpy(dtype=str),
-            "season": frame["season"].astype(str).to_numpy(dtype=str),
-            "day": check_dates(frame["game_date"].astype(str).to_numpy(dtype=str), n)
-            .astype(np.int64),
-            "home": home, "away": away, "final": final}
-
-
-def _combine(history: pd.DataFrame | None, games: pd.DataFrame) -> tuple[_Games, int]:
-    """Queries first (``games``), then history games not among them; returns the query count."""
-    parts = [_frame_arrays(games, "games")]
-    if history is not None:
-        past = _frame_arrays(history, "history")
-        keep = ~np.isin(past["game_id"], parts[0]["game_id"])
-        parts.append({key: value[keep] for key, value in past.items()})
-    joined = {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}
-    teams, index = np.unique(np.concatenate([joined["home"], joined["away"]]),
-                             return_inverse=True)
-    n = len(joined["home"])
-    season = np.unique(joined["season"], return_inverse=True)[1]
-    return _Games(teams=teams, home=index[:n], away=index[n:], day=joined["day"],
-                  season=season, final=joined["final"]), len(parts[0]["home"])
+    rating: np.ndarray
+    known: np.ndarray
+    home_adv: float
+    season: int
 
 
 @dataclass(frozen=True)
@@ -140,10 +106,11 @@ class _History:
     season: np.ndarray    # (days + 1,) rank of the newest season applied; -1 before any
 
 
-def _run(games: _Games, grid: _Grid, keep: bool) -> tuple[np.ndarray, int, _History | None]:
-    """Apply the results day by day. Returns, per grid point, the sum of squared pre-game
-    errors of the results whose two teams had played before, their count, and (``keep``) the
-    state after every day."""
+def _run(games: Games, grid: _Grid, keep: bool, start: _Start | None = None
+         ) -> tuple[np.ndarray, int, _History | None]:
+    """Apply the results day by day (from ``start``, else from the mean). Returns, per grid
+    point, the sum of squared pre-game errors of the results whose two teams had played before
+    and their count (without ``keep``), or (``keep``) the state after every day."""
     g, t = len(grid.update_rate), len(games.teams)
     done = np.flatnonzero(np.isfinite(games.final))
     done = done[np.argsort(games.day[done], kind="stable")]
@@ -153,6 +120,9 @@ def _run(games: _Games, grid: _Grid, keep: bool) -> tuple[np.ndarray, int, _Hist
     home, away, final = games.home[done], games.away[done], games.final[done]
     rating, home_adv = np.zeros((g, t)), np.full(g, grid.home_prior)
     known, season = np.zeros(t, dtype=bool), -1
+    if start is not None:
+        rating[:], home_adv[:] = start.rating, start.home_adv
+        known, season = start.known.copy(), start.season
     offsets = (np.arange(g) * t)[:, None]
     sse, count = np.zeros(g), 0
     history = None
@@ -161,6 +131,8 @@ def _run(games: _Games, grid: _Grid, keep: bool) -> tuple[np.ndarray, int, _Hist
                            np.full((len(days) + 1, g), grid.home_prior),
                            np.zeros((len(days) + 1, t), dtype=bool),
                            np.full(len(days) + 1, -1))
+        history.rating[0], history.home_adv[0] = rating, home_adv
+        history.known[0], history.season[0] = known, season
     for j in range(len(days)):
         if newest[j] > season:
             if season >= 0:
@@ -168,9 +140,10 @@ def _run(games: _Games, grid: _Grid, keep: bool) -> tuple[np.ndarray, int, _Hist
             season = newest[j]
         h, a = home[bounds[j]:bounds[j + 1]], away[bounds[j]:bounds[j + 1]]
         error = final[bounds[j]:bounds[j + 1]] - (rating[:, h] - rating[:, a] + home_adv[:, None])
-        scored = known[h] & known[a]
-        sse += (error[:, scored] ** 2).sum(axis=1)
-        count += int(scored.sum())
+        if history is None:  # the fit's score
+            scored = known[h] & known[a]
+            sse += (error[:, scored] ** 2).sum(axis=1)
+            count += int(scored.sum())
         step = grid.update_rate[:, None] * error
         slots = np.concatenate([h, a]) + offsets  # (grid, 2 * games) flat positions
         rating += np.bincount(slots.ravel(), np.concatenate([step, -step], axis=1).ravel(),
@@ -215,7 +188,7 @@ class TeamRatings:
     def fit(self, history: pd.DataFrame) -> TeamRatings:
         """Choose the parameters on finished games (``final_diff``) of ``history``."""
         points = self._grid()
-        games, _ = _combine(None, history)
+        games, _ = combine(None, history)
         finished = np.flatnonzero(np.isfinite(games.final))
         if finished.size == 0:
             raise BadInput("TeamRatings.fit: no finished games (final_diff) to fit on")
@@ -233,17 +206,67 @@ class TeamRatings:
         self.n_games_ = int(finished.size)
         return self
 
-    def pregame(self, games: pd.DataFrame, history: pd.DataFrame | None = None) -> Pregame:
+    def _single(self) -> _Grid:
+        return _Grid(np.array([self.update_rate_]), np.array([self.carry_over_]),
+                     np.array([self.home_rate_]), self.home_prior_)
+
+    def checkpoint(self, history: pd.DataFrame) -> TeamRatings:
+        """Keep as ``checkpoint_`` the state after every result day of ``history`` but the last
+        (a history cut within a day would leave later results of that day out): that day, the
+        newest season, the home advantage, each team's rating, and the count, sum and sum of
+        squares of the margins applied, to check a store against. None with one result day."""
+        require_fitted(self, "update_rate_")
+        games, _ = combine(None, history)
+        state = cast(_History, _run(games, self._single(), keep=True)[2])
+        if len(state.days) < 2:
+            self.checkpoint_ = None
+            return self
+        last = len(state.days) - 1  # the state after the day before the last result day
+        day = state.days[-2]
+        final = games.final[np.isfinite(games.final) & (games.day <= day)]
+        seasons = np.unique(history["season"].to_numpy(dtype=str))
+        seen = state.known[last]
+        self.checkpoint_ = {
+            "day": str(day.astype("datetime64[D]")), "season": str(seasons[state.season[last]]),
+            "home_adv": float(state.home_adv[last, 0]),
+            "ratings": dict(zip(games.teams[seen].tolist(), state.rating[last, 0, seen].tolist())),
+            "totals": [int(final.size), float(final.sum()), float((final ** 2).sum())]}
+        return self
+
+    def pregame(self, games: pd.DataFrame, history: pd.DataFrame | None = None,
+                start: bool = False) -> Pregame:
         """Each game's ratings from the finished games strictly before its date: those of
         ``history`` (e.g. the store) and of ``games`` itself (a file's own earlier games).
 
         A game in both counts once (its row in ``games``). Games without ``final_diff`` only ask.
+        With ``start``, the pass begins at ``checkpoint_``: ``history`` and ``games`` then hold
+        only results after its day (earlier ones are skipped), and every game asked about must
+        come after that day.
         """
         require_fitted(self, "update_rate_")
-        combined, n = _combine(history, games)
-        grid = _Grid(np.array([self.update_rate_]), np.array([self.carry_over_]),
-                     np.array([self.home_rate_]), self.home_prior_)
-        state = cast(_History, _run(combined, grid, keep=True)[2])
+        begin = None
+        if start:
+            require_fitted(self, "checkpoint_")
+            point = self.checkpoint_
+            if point is None:
+                raise BadInput("ratings checkpoint: none kept (one result day)")
+            teams = tuple(point["ratings"])
+            after = np.datetime64(point["day"], "D")
+            if (check_dates(games["game_date"].to_numpy(dtype=str), len(games))
+                    <= after).any():
+                raise BadInput(f"ratings checkpoint: a game asked about is on or before its "
+                               f"day {point['day']}")
+            if history is not None:
+                history = history[check_dates(history["game_date"].to_numpy(dtype=str),
+                                              len(history)) > after]
+            combined, n = combine(history, games, teams, (point["season"],))
+            index = np.searchsorted(combined.teams, teams)
+            rating, known = np.zeros(len(combined.teams)), np.zeros(len(combined.teams), bool)
+            rating[index], known[index] = list(point["ratings"].values()), True
+            begin = _Start(rating, known, float(point["home_adv"]), combined.start_season)
+        else:
+            combined, n = combine(history, games)
+        state = cast(_History, _run(combined, self._single(), keep=True, start=begin)[2])
         day, season = combined.day[:n], combined.season[:n]
         before = np.searchsorted(state.days, day, side="left")  # result days strictly before
         applied = state.season[before]
@@ -259,7 +282,8 @@ class TeamRatings:
         return {"format": FORMAT, "params": self.get_params(),
                 "update_rate": self.update_rate_, "carry_over": self.carry_over_,
                 "home_rate": self.home_rate_, "home_prior": self.home_prior_,
-                "fit_mse": self.fit_mse_, "n_games": self.n_games_}
+                "fit_mse": self.fit_mse_, "n_games": self.n_games_,
+                **({"checkpoint": self.checkpoint_} if getattr(self, "checkpoint_", None) else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: Path | str = "ratings") -> TeamRatings:
@@ -282,6 +306,8 @@ class TeamRatings:
         (model.update_rate_, model.carry_over_, model.home_rate_, model.home_prior_,
          model.fit_mse_) = values
         model.n_games_ = n_games
+        if "checkpoint" in data:
+            model.checkpoint_ = _checked_checkpoint(data["checkpoint"], path)
         return model
 
     def save(self, directory: Path) -> list[Path]:
@@ -293,3 +319,18 @@ class TeamRatings:
         """Read ``ratings.json``; a missing or corrupt file is BadInput naming it."""
         path = Path(directory) / JSON_FILE
         return cls.from_dict(read_json(path, FORMAT), path)
+
+
+def _checked_checkpoint(point: Any, path: Path) -> dict[str, Any]:
+    """A saved ``checkpoint_`` with its types checked; anything else is BadInput naming ``path``."""
+    try:
+        ratings = {str(team): float(value) for team, value in point["ratings"].items()}
+        count, total, squares = point["totals"]
+        checked = {"day": str(np.datetime64(point["day"], "D")), "season": str(point["season"]),
+                   "home_adv": float(point["home_adv"]), "ratings": ratings,
+                   "totals": [int(count), float(total), float(squares)]}
+    except (TypeError, ValueError, KeyError, AttributeError) as exc:
+        raise BadInput(f"{path}: corrupt model file (checkpoint: {exc!r})") from None
+    if not np.isfinite([checked["home_adv"], *ratings.values(), total, squares]).all():
+        raise BadInput(f"{path}: corrupt model file (checkpoint: a value is not finite)")
+    return checked

@@ -177,7 +177,7 @@ def predict_games(
         raise BadInput("--explain works with a single --game-id/--pattern")
     loaded = load_model_set(registry)
     analogs = _analogs(loaded, patterns[0], explain) if explain else []
-    matchups = None if games is None else with_store(engine, games)
+    matchups = None if games is None else with_store(engine, games, loaded.models)
     routed = None if arm else forecast_routed(engine, registry, loaded, ids, patterns, now=now, again=again,
                                               matchups=matchups)
     result = routed or forecast(engine, loaded, ids, patterns, now=now, arm=arm or "A", again=again,

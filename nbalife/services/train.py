@@ -58,7 +58,7 @@ def model_params(settings: Settings) -> ModelSetParams:
         dejavu_k=dejavu.k, dejavu_aggregation=dejavu.aggregation,
         lstm_hidden_size=lstm.hidden_size, lstm_num_layers=lstm.num_layers, lstm_epochs=lstm.epochs,
         lstm_batch_size=lstm.batch_size, lstm_learning_rate=lstm.learning_rate, lstm_patience=lstm.patience,
-        lstm_seed=lstm.seed, lstm_device=lstm.device, alpha=1 - settings.conformal.target_coverage,
+        lstm_seed=lstm.seed, lstm_device=lstm.device, lstm_tol=lstm.tol, alpha=1 - settings.conformal.target_coverage,
         conformal_halflife=settings.conformal.recency_halflife_days,
         aci_gamma=settings.conformal.aci_gamma,
     )
@@ -142,7 +142,7 @@ def train(
         models.save(out)
         saved_to = Path(out)
     if registry is not None:
-        version = _register(registry, models, metrics, params, splits, description)
+        version = _register(registry, models, metrics, params, splits, description, now)
         if promote:
             from nbalife.services.registry import promote as run_promotion
 
@@ -154,14 +154,14 @@ def train(
 
 
 def _register(registry: Registry, models: Any, metrics: dict, params: Any, splits: list[SplitInfo],
-              description: str) -> str:
+              description: str, now: dt.datetime) -> str:
     with registry.staging(".train-") as staging:
         models.save(Path(staging))
         window = {"first_date": splits[0].first_date, "last_date": splits[-1].last_date,
                   **{s.name: s.games for s in splits}}
         info = registry.register(Path(staging), ChangeKind.TRAIN, metrics=metrics,
                                  params=dataclasses.asdict(params), training_window=window,
-                                 description=description or "nbalife train")
+                                 description=description or "nbalife train", at=now)
     return info.version
 
 

@@ -127,15 +127,33 @@ def summarize(conn: Connection) -> list[SeasonSummary]:
 RESULT_COLUMNS = ["game_id", "season", "game_date", "home", "away", "final_diff"]
 
 
-def read_results(conn: Connection) -> pd.DataFrame:
-    """The finished games (with ``final_diff``): ids, teams and final margins, oldest first, for
-    team ratings as of a date."""
+def read_results(conn: Connection, *, after: dt.date | None = None,
+                 before: dt.date | None = None) -> pd.DataFrame:
+    """The finished games (with ``final_diff``), dated after ``after`` and before ``before``
+    where given: ids, teams and final margins, oldest first, for team ratings as of a date."""
     import pandas as pd
 
     table = schema.games
     query = (select(*[table.c[name] for name in RESULT_COLUMNS])
              .where(table.c.final_diff.is_not(None)).order_by(table.c.game_date, table.c.game_id))
-    frame = pd.DataFrame(conn.execute(query).all(), columns=RESULT_COLUMNS)
+    if after is not None:
+        query = query.where(table.c.game_date > after)
+    if before is not None:
+        query = query.where(table.c.game_date < before)
+    rows = [tuple(row) for row in conn.execute(query).all()]  # tuples: pandas probes Row objects
+    frame = pd.DataFrame(rows, columns=RESULT_COLUMNS, dtype=object)  # no string inference
     frame["game_date"] = frame["game_date"].astype(str)
     frame["final_diff"] = frame["final_diff"].astype(float)
     return frame
+
+
+def result_totals(conn: Connection, *, until: dt.date) -> tuple[int, float, float]:
+    """Count, sum and sum of squares of the final margins of the games finished by ``until``
+    (inclusive): a cheap check that a ratings checkpoint still matches the store."""
+    table = schema.games
+    margin = table.c.final_diff
+    count, total, squares = conn.execute(
+        select(func.count(margin), func.coalesce(func.sum(margin), 0),
+               func.coalesce(func.sum(margin * margin), 0))
+        .where(margin.is_not(None), table.c.game_date <= until)).one()
+    return int(count), float(total), float(squares)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -90,3 +91,28 @@ def test_weights_stay_equal_unless_validation_clearly_prefers_one() -> None:
     assert Ensemble().fit(y, noisy_a, noisy_b).weights_ == {"dejavu": 0.5, "lstm": 0.5}
     sharp = y + rng.normal(0, 0.5, 400)
     assert Ensemble().fit(y, sharp, noisy_b).weights_["dejavu"] > 0.9
+
+
+def test_the_gate_needs_move_se_standard_errors_of_validation_gain() -> None:
+    rng = np.random.default_rng(11)
+    y = rng.normal(0, 5, 400)
+    noisy_a, noisy_b = y + rng.normal(0, 6, 400), y + rng.normal(0, 6, 400)
+    gains = []
+    for move_se in (0.0, 10.0):
+        model = Ensemble(move_se=move_se).fit(y, noisy_a, noisy_b)
+        gains.append(model.validation_mae_["ensemble"])
+        if move_se:
+            assert model.weights_ == {"dejavu": 0.5, "lstm": 0.5}
+    assert gains[0] < gains[1]  # with no gate, the grid's (chance) minimum is taken
+    with pytest.raises(BadInput, match="move_se=-1 must be"):
+        Ensemble(move_se=-1).fit(y, noisy_a, noisy_b)
+
+
+def test_a_file_without_move_se_loads_with_the_default(tmp_path: Path) -> None:
+    Ensemble(move_se=3.0).fit(Y, Y + NOISE_A, Y + 2 * NOISE_B).save(tmp_path)
+    assert Ensemble.load(tmp_path).move_se == 3.0
+    path = tmp_path / "ensemble.json"
+    data = json.loads(path.read_text())
+    del data["params"]["move_se"]
+    path.write_text(json.dumps(data))
+    assert Ensemble.load(tmp_path).get_params() == {"step": 0.01, "move_se": 2.0}

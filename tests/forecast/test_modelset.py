@@ -86,7 +86,27 @@ def test_context_enters_with_edges(model_set: ModelSet, splits: dict[str, pd.Dat
     assert set(w) == {"dejavu", "lstm", "context"} and sum(w.values()) == pytest.approx(1.0)
     np.testing.assert_allclose(forecasts.forecast, w["dejavu"] * forecasts.dejavu
                                + w["lstm"] * forecasts.lstm + w["context"] * forecasts.context)
-    assert model_set.ratings.n_games_ == 1500 and model_set.context.n_games_ == 1500
+    # refitted on training + validation games after the weights were chosen
+    assert model_set.ratings.n_games_ == 1900 and model_set.context.n_games_ == 1900
+
+
+def test_the_ratings_checkpoint_replays_like_the_whole_history(
+        model_set: ModelSet, splits: dict[str, pd.DataFrame]) -> None:
+    history = pd.concat([splits[name] for name in ("train", "validation", "calibration")],
+                        ignore_index=True)
+    point = model_set.ratings.checkpoint_
+    days = sorted(set(history["game_date"]))
+    assert point["day"] == days[-2]  # the state before the last day, which may be incomplete
+    assert point["totals"][0] == int((history["game_date"] <= days[-2]).sum())
+    test = splits["test"].iloc[:80]  # ten days after the checkpoint, their results counting
+    later = test.assign(game_date=(np.datetime64(point["day"]) + 1 + np.arange(80) // 8).astype(str))
+    full = model_set.pregame(later, history=history)
+    short = model_set.pregame(later, history=history, start=True)  # up to its day: skipped
+    assert full.edge.std() > 0
+    np.testing.assert_allclose(short.edge, full.edge, rtol=0, atol=1e-9)
+    np.testing.assert_array_equal(short.known_home, full.known_home)
+    with pytest.raises(BadInput, match="on or before its day"):
+        model_set.pregame(test.iloc[:1].assign(game_date=point["day"]), start=True)
 
 
 def test_save_writes_exactly_eight_files_and_loads_back(tmp_path: Path, model_set: ModelSet,

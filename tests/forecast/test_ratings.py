@@ -143,6 +143,56 @@ def test_an_earlier_result_changes_the_forecast(rows, data) -> None:
         assert rating_moved
 
 
+@settings(max_examples=60, deadline=None)
+@given(game_rows, st.integers(0, 22))
+def test_a_checkpoint_then_later_results_equal_the_whole_pass(rows, cut) -> None:
+    games = schedule(rows)
+    dates = games["game_date"].to_numpy(str)
+    cut_day = str(np.datetime64("2020-10-20") + cut)
+    past, later = games[dates <= cut_day], games[dates > cut_day].reset_index(drop=True)
+    if past["final_diff"].isna().all() or later.empty:
+        return
+    model = ratings(**PARAMS).checkpoint(past)
+    point = model.checkpoint_
+    result_days = sorted(set(past.loc[past["final_diff"].notna(), "game_date"]))
+    if len(result_days) < 2:
+        assert point is None
+        return
+    assert point["day"] == result_days[-2]  # the last result day may be incomplete
+    kept = past.loc[past["game_date"] <= point["day"], "final_diff"].dropna()
+    assert point["totals"] == [len(kept), float(kept.sum()), float((kept ** 2).sum())]
+    loaded = TeamRatings.from_dict(json.loads(json.dumps(model.to_dict())))
+    asked = later[later["game_date"] > point["day"]].reset_index(drop=True)
+    if asked.empty:
+        return
+    whole = as_tuples(asked, model, history=games)
+    start = loaded.pregame(asked, history=games, start=True)  # results up to the day skipped
+    got = list(zip(start.home_rating, start.away_rating, start.home_adv, start.known_home,
+                   start.known_away, strict=True))
+    assert [g[3:] for g in got] == [w[3:] for w in whole]
+    np.testing.assert_allclose([g[:3] for g in got], [w[:3] for w in whole], atol=1e-9)
+
+
+def test_a_checkpoint_needs_games_after_its_day_and_a_sound_file(tmp_path: Path) -> None:
+    games = schedule([(0, 0, 0, 10.0), (1, 1, 0, -4.0), (2, 0, 1, None)])
+    model = ratings(**PARAMS).checkpoint(games)
+    assert model.checkpoint_["day"] == "2020-10-20"
+    assert model.pregame(games.iloc[1:], start=True).known_home.tolist() == [True, True]
+    with pytest.raises(BadInput, match="on or before its day 2020-10-20"):
+        model.pregame(games, start=True)
+    one_day = ratings(**PARAMS).checkpoint(games.iloc[:1])
+    assert one_day.checkpoint_ is None and "checkpoint" not in one_day.to_dict()
+    with pytest.raises(BadInput, match="none kept"):
+        one_day.pregame(games.iloc[2:], start=True)
+    with pytest.raises(NotFitted):
+        ratings(**PARAMS).pregame(games.iloc[2:], start=True)
+    data = model.to_dict()
+    data["checkpoint"]["ratings"]["ATL"] = "high"
+    (tmp_path / JSON_FILE).write_text(json.dumps(data))
+    with pytest.raises(BadInput, match="checkpoint"):
+        TeamRatings.load(tmp_path)
+
+
 def test_history_and_the_file_count_once_and_the_store_counts() -> None:
     games = schedule([(0, 0, 0, 10.0), (1, 1, 0, -4.0), (2, 0, 1, 3.0), (3, 1, 1, None)])
     model = ratings(**PARAMS)

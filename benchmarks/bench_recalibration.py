@@ -1,24 +1,29 @@
 """Recalibration day by day: ``conformal check --apply`` run daily on a live prediction loop.
 
-Every day, through the services with the clock set to that day: predict the day's games with
-production (arm A), ingest their results, sync outcomes, then run the conformal check with
-``apply``. Point forecasts never change (a recalibration only replaces the interval), so the
-same loop also gives "doing nothing": the interval of the first production on every game.
+Every day, with the clock set to that day: predict the day's games with production (arm A),
+learn their results, then run the conformal check with ``apply``. Point forecasts never change (a
+recalibration only replaces the interval), so the same loop also gives "doing nothing": the
+interval of the first production on every game.
 
-- ``sim``: a simulated season whose scoring variance rises 30% (``Drift(variance=1.3)``) at
-  ``--drift-at`` of its games; trained once on the games before ``--train-games``. Reports the
-  rolling 30-day coverage around the change and the first day from which it stays within 0.02
-  of the target, and the same season without drift (how many recalibrations fire).
-- ``real``: trained on 2020-21 and 2021-22 (data/nba), run on 2022-23; coverage and mean
-  interval width per month against doing nothing.
+- ``sim``: simulated seasons (``--seeds``) whose scoring variance rises 30% (``Drift(variance=1.3)``)
+  at ``--drift-at`` of their games, and the same seasons without drift; trained once on the games
+  before ``--train-games``. Replayed in memory (``replay``: the check's own ``decide`` and
+  ``refit_layer`` on the same rows the store would hold, promotion always accepted) for each
+  policy of ``POLICIES``. Reports the rolling 30-day coverage 0, 7, ..., 56 days after the change
+  per seed and policy, their mean, and the recalibrations without drift (false alarms).
+- ``loop``: the first seed's drift season through the services (store, registry, promotion
+  gate) with ``--policy``, to show that the replay makes the same recalibrations.
+- ``real``: trained on 2020-21 and 2021-22 (data/nba), run on 2022-23 through the services;
+  coverage and mean interval width per month against doing nothing.
+- ``power``: the miss CUSUM alone on independent miss streams: false alarms at the nominal miss
+  rate and detection delays at higher ones (what any miss-based detector can see).
 
-Run: ``.venv/bin/python -m benchmarks.bench_recalibration [--part sim|real|both]``.
+Run: ``.venv/bin/python -m benchmarks.bench_recalibration [--part sim|loop|real|power] [--seeds 1 2 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import tempfile
 import time
@@ -41,10 +46,11 @@ from nbalife.simulate import Drift, simulate_season
 from nbalife.store.engine import make_engine
 from nbalife.store.games import upsert_games
 from nbalife.store.migrate import open_store
+from nbalife.store.predictions import ResolvedPrediction
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
 ROLLING_DAYS = 30
-TOLERANCE = 0.02
+CHECK_AFTER = dt.timedelta(hours=8)  # the check at 07:00 UTC, outside the default live-game freeze
 
 
 def _at(day: str, hour: int) -> dt.datetime:
@@ -77,11 +83,12 @@ def run_loop(history: pd.DataFrame, season: pd.DataFrame, settings: Settings, me
                 rows.append({"day": day, "covered": row.lower <= y <= row.upper, "width": row.upper - row.lower,
                              "covered_fixed": abs(y - row.forecast) <= first_quantile,
                              "width_fixed": 2 * first_quantile})
-            checked = conformal.check(engine, registry, settings, now=_at(day, 23) + dt.timedelta(hours=3),
+            checked = conformal.check(engine, registry, settings, now=_at(day, 23) + CHECK_AFTER,
                                       method=method, apply=True)
             if checked.recalibration is not None:
                 fix = checked.recalibration
-                fixes.append({"day": day, "coverage": checked.coverage, "n": checked.n, "version": fix.version,
+                fixes.append({"day": day, "trigger": checked.trigger, "coverage": checked.coverage, "n": checked.n,
+                              "version": fix.version,
                               "old_quantile": fix.old_quantile, "new_quantile": fix.new_quantile,
                               "applied": fix.applied, "refused": fix.refused})
         engine.dispose()
@@ -100,42 +107,135 @@ def print_fixes(title: str, fixes: list[dict[str, Any]]) -> None:
     if not fixes:
         print(f"\n{title}: none")
         return
-    print_table(title, ["day", "coverage", "n", "version", "quantile", "applied"],
-                [(f["day"], f["coverage"], f["n"], f["version"],
-                  f"{f['old_quantile']:.2f} -> {f['new_quantile']:.2f}", f["applied"]) for f in fixes])
+    print_table(title, ["day", "rule", "window coverage", "n", "version", "quantile", "applied"],
+                [(f["day"], f["trigger"], f["coverage"], f["n"], f["version"],
+                  f"{f['old_quantile']:.2f} -> {f['new_quantile']:.2f}", f["refused"] or f["applied"])
+                 for f in fixes])
 
 
-def simulated(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for label, drift in (("drift", Drift(at=args.drift_at, variance=1.3)), ("no drift", Drift())):
-        games = simulate_season(args.sim_games, season="2023-24", seed=args.seed, drift=drift)
-        games = games.drop(columns=["oracle_d24"]).sort_values(["game_date", "game_id"], kind="stable")
-        history, season = games[: args.train_games], games[args.train_games :]
-        change = str(games["game_date"].iloc[int(args.drift_at * args.sim_games)])
+POLICIES: dict[str, dict[str, Any]] = {  # configuration overrides of each policy compared
+    "window only (7 d, 0.05)": {"conformal.cusum_threshold": "null"},
+    "window only (21 d, 0.025)": {"conformal.cusum_threshold": "null", "conformal.window_days": 21.0,
+                                  "conformal.recalibration_threshold": 0.025},
+    "cusum 3.5": {"conformal.cusum_threshold": 3.5},
+    "cusum 4.5": {"conformal.cusum_threshold": 4.5},
+    "cusum 5.5 (default)": {"conformal.cusum_threshold": 5.5},
+    "cusum 6.5": {"conformal.cusum_threshold": 6.5},
+}
+OFFSETS = (0, 7, 14, 21, 28, 42, 56)
+TARGET, TOLERANCE = 0.95, 0.02
+
+
+def policy_settings(name: str) -> Settings:
+    return load_settings(None, environ={}, overrides=POLICIES[name]).settings
+
+
+def season_games(seed: int, args: argparse.Namespace, drift: Drift) -> tuple[pd.DataFrame, pd.DataFrame, str]:
+    """A simulated season split into training games and live games, and its change day."""
+    games = simulate_season(args.sim_games, season="2023-24", seed=seed, drift=drift)
+    games = games.drop(columns=["oracle_d24"]).sort_values(["game_date", "game_id"], kind="stable")
+    change = str(games["game_date"].iloc[int(args.drift_at * args.sim_games)])
+    return games[: args.train_games], games[args.train_games :], change
+
+
+def season_forecasts(seed: int, args: argparse.Namespace, drift: Drift) -> tuple[pd.DataFrame, Path, str]:
+    """Train on the season's first games; the live games' day, forecast and actual ``d24``, the
+    first production's folder (under ``args.work``) and the change day."""
+    history, season, change = season_games(seed, args, drift)
+    home = Path(tempfile.mkdtemp(dir=args.work))
+    engine = make_engine(f"sqlite:///{home / 'nbalife.db'}")
+    open_store(engine)
+    settings = policy_settings(args.policy)
+    registry = open_registry(home, engine, settings)
+    train(history, settings=settings, now=_at(str(season["game_date"].min()), 0), registry=registry,
+          engine=engine, promote=True)
+    loaded = load_model_set(registry)
+    engine.dispose()
+    point = loaded.models.predict(season[PATTERN_COLUMNS].to_numpy(np.float32)).forecast
+    live = pd.DataFrame({"game_id": season["game_id"].to_numpy(), "day": season["game_date"].astype(str).to_numpy(),
+                         "forecast": point, "actual": season["d24"].to_numpy(float)})
+    return live, registry.load_production().path, change
+
+
+def replay(live: pd.DataFrame, first: Path, settings: Settings, method: str, work: Path) -> dict[str, Any]:
+    """The daily loop in memory: each day's rows get production's interval, then the check runs
+    at 07:00 UTC the next day on production's resolved rows (as ``conformal.check`` reads them)."""
+    from nbalife.forecast.conformal import AdaptiveConformal
+
+    layer_dir, quantile, version = first, AdaptiveConformal.load(first).quantile_, 0
+    mine: list[ResolvedPrediction] = []
+    covered, fixes = [], []
+    first_quantile = quantile
+    for day, games in live.groupby("day", sort=True):
+        made = _at(day, 12)
+        for g in games.itertuples():
+            row = ResolvedPrediction(g.game_id, "A", str(version), made, g.forecast, g.forecast - quantile,
+                                     g.forecast + quantile, None, None, g.actual, g.actual - g.forecast, None)
+            mine.append(row)
+            covered.append((day, row.lower <= row.actual <= row.upper,
+                            abs(g.actual - g.forecast) <= first_quantile, 2 * quantile))
+        now = _at(day, 23) + CHECK_AFTER
+        window = [r for r in mine if r.created_at >= now - dt.timedelta(days=settings.conformal.window_days)]
+        decision = conformal.decide(window, mine, settings.conformal)
+        if decision.trigger is None:
+            continue
+        layer = conformal.refit_layer(layer_dir, decision.rows, settings, method, now)
+        layer_dir = Path(tempfile.mkdtemp(dir=work))
+        layer.save(layer_dir)
+        fixes.append({"day": day, "trigger": decision.trigger, "cusum": decision.cusum, "n": len(window),
+                      "refit_n": len(decision.rows), "old_quantile": quantile, "new_quantile": layer.quantile_})
+        quantile, version, mine = layer.quantile_, version + 1, []
+    frame = pd.DataFrame(covered, columns=["day", "covered", "covered_fixed", "width"])
+    return {"games": frame, "recalibrations": fixes}
+
+
+def curve_at(curve: pd.Series, change: str) -> list[float | None]:
+    """The curve's values ``OFFSETS`` days after ``change`` (None past the season's end)."""
+    start = pd.Timestamp(change)
+    return [round(float(curve[start + pd.Timedelta(days=d)]), 4) if start + pd.Timedelta(days=d) in curve.index
+            else None for d in OFFSETS]
+
+
+def simulated(args: argparse.Namespace) -> dict[str, Any]:
+    seeds: dict[str, Any] = {}
+    for seed in args.seeds:
         started = time.perf_counter()
-        loop = run_loop(history, season, settings, args.method)
-        curve, fixed = rolling(loop["games"], "covered"), rolling(loop["games"], "covered_fixed")
-        after = curve[curve.index >= pd.Timestamp(change) + pd.Timedelta(days=ROLLING_DAYS)]
-        moves = season["d24"] - season["d18"]
-        drifted = pd.to_datetime(season["game_date"]) >= pd.Timestamp(change)
-        far = (curve - settings.conformal.target_coverage).abs() > TOLERANCE
-        bad_days = far[far.index >= pd.Timestamp(change)]
-        settled = bad_days[bad_days].index.max()
-        out[label] = {
-            "change_day": change, "seconds": time.perf_counter() - started,
-            "variance_ratio": float(moves[drifted].var() / moves[~drifted].var()) if drifted.any() else 1.0,
-            "recalibrations": loop["recalibrations"],
-            "days_to_settle": None if pd.isna(settled) else int((settled - pd.Timestamp(change)).days) + 1,
-            "coverage_after_30d": float(after.mean()) if len(after) else None,
-            "coverage_fixed_after_30d": float(fixed[fixed.index >= after.index.min()].mean()) if len(after) else None,
-            "curve": {str(d.date()): [round(float(c), 4), round(float(f), 4)]
-                      for d, c, f in zip(curve.index, curve, fixed) if (d - curve.index[0]).days % 7 == 0},
-        }
-        rows = [(d, c[0], c[1]) for d, c in out[label]["curve"].items()]
-        print_table(f"Rolling {ROLLING_DAYS}-day coverage, {label} (change {change}): recalibrated vs fixed",
-                    ["day", "recalibrated", "fixed"], rows)
-        print_fixes(f"Recalibrations, {label}", loop["recalibrations"])
-    return out
+        entry: dict[str, Any] = {}
+        for label, drift in (("drift", Drift(at=args.drift_at, variance=1.3)), ("no drift", Drift())):
+            live, first, change = season_forecasts(seed, args, drift)
+            runs = {name: replay(live, first, policy_settings(name), args.method, args.work) for name in POLICIES}
+            any_run = next(iter(runs.values()))["games"]
+            entry[label] = {"change_day": change, "fixed": curve_at(rolling(any_run, "covered_fixed"), change), **{
+                name: {"curve": curve_at(rolling(run["games"], "covered"), change),
+                       "width_after": float(run["games"].loc[run["games"]["day"] >= change, "width"].mean()),
+                       "recalibrations": run["recalibrations"]} for name, run in runs.items()}}
+        seeds[str(seed)] = entry
+        print(f"seed {seed}: {time.perf_counter() - started:.0f} s")
+    report(seeds)
+    return seeds
+
+
+def report(seeds: dict[str, Any]) -> None:
+    """Per policy: the drift curve per seed and its mean, recalibration days, false alarms."""
+    header = ["seed", *(f"day {d}" for d in OFFSETS), "recalibrated (days after change)"]
+    for name in ["fixed", *POLICIES]:
+        rows, curves = [], []
+        for seed, entry in seeds.items():
+            run = entry["drift"][name]
+            curve = run if name == "fixed" else run["curve"]
+            days = "" if name == "fixed" else " ".join(
+                str((pd.Timestamp(f["day"]) - pd.Timestamp(entry["drift"]["change_day"])).days)
+                for f in run["recalibrations"])
+            rows.append((seed, *curve, days))
+            curves.append([np.nan if c is None else c for c in curve])
+        values = np.array(curves, dtype=float)
+        rows.append(("mean", *(round(float(v), 4) for v in np.nanmean(values, axis=0)), ""))
+        rows.append((f"within {TOLERANCE}", *(f"{int((np.abs(c - TARGET) <= TOLERANCE).sum())}/{len(c)}"
+                                              for c in values.T), ""))
+        print_table(f"Rolling {ROLLING_DAYS}-day coverage after the change (variance x1.3): {name}", header, rows)
+    alarms = [(name, *(len(e["no drift"][name]["recalibrations"]) for e in seeds.values()),
+               sum(len(e["no drift"][name]["recalibrations"]) for e in seeds.values())) for name in POLICIES]
+    print_table("Recalibrations without drift (false alarms), per seed", ["policy", *seeds, "total"], alarms)
 
 
 def real(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
@@ -159,26 +259,81 @@ def real(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
             "months": {m: {k: float(v) for k, v in r.items()} for m, r in months.iterrows()}}
 
 
+def first_alarm(missed: np.ndarray, threshold: float, alpha: float, alarm_rate: float) -> int | None:
+    """The number of outcomes after which ``miss_cusum`` first exceeds ``threshold`` (its peak over
+    a prefix never decreases as the prefix grows, so a bisection finds it)."""
+    from nbalife.forecast.conformal import miss_cusum
+
+    if miss_cusum(missed, alpha, alarm_rate)[0] <= threshold:
+        return None
+    low, high = 0, len(missed)
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if miss_cusum(missed[:middle], alpha, alarm_rate)[0] > threshold else (middle, high)
+    return high
+
+
+def power(args: argparse.Namespace) -> dict[str, Any]:
+    """What a miss CUSUM can see: independent miss streams of ``--games`` outcomes at the nominal
+    rate (false alarms) and at higher rates from the first outcome (detection delay, in games)."""
+    rng = np.random.default_rng(0)
+    alpha = 1.0 - TARGET
+    out: dict[str, Any] = {}
+    rows = []
+    for threshold in (3.5, 4.5, 5.5, 6.5):
+        entry = {"false_alarm": float(np.mean([first_alarm(rng.random(args.games) < alpha, threshold, alpha,
+                                                           alpha + 0.05) is not None for _ in range(args.streams)]))}
+        for rate in (0.075, 0.09, 0.10):
+            delays = [first_alarm(rng.random(args.games) < rate, threshold, alpha, alpha + 0.05)
+                      for _ in range(args.streams)]
+            entry[str(rate)] = np.percentile([args.games if d is None else d for d in delays], [25, 50, 75]).tolist()
+        out[str(threshold)] = entry
+        rows.append((threshold, entry["false_alarm"], *(" / ".join(f"{v:.0f}" for v in entry[str(r)])
+                                                        for r in (0.075, 0.09, 0.10))))
+    print_table(f"Miss CUSUM (alarm rate 0.10): false alarms within {args.games} games at miss rate 0.05, "
+                f"and games to detect (p25 / median / p75) from the first drifted game; {args.streams} streams",
+                ["threshold", "false alarm", "rate 0.075", "rate 0.09", "rate 0.10"], rows)
+    return out
+
+
+def service_loop(args: argparse.Namespace) -> dict[str, Any]:
+    """The first seed's drift season through the services, with ``args.policy``."""
+    history, season, change = season_games(args.seeds[0], args, Drift(at=args.drift_at, variance=1.3))
+    started = time.perf_counter()
+    loop = run_loop(history, season, policy_settings(args.policy), args.method)
+    print_fixes(f"Recalibrations through the services, seed {args.seeds[0]}, {args.policy} "
+                f"(change {change})", loop["recalibrations"])
+    return {"seed": args.seeds[0], "policy": args.policy, "change_day": change,
+            "seconds": time.perf_counter() - started, "recalibrations": loop["recalibrations"],
+            "curve": curve_at(rolling(loop["games"], "covered"), change)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--part", choices=("sim", "real", "both"), default="both")
+    parser.add_argument("--part", choices=("sim", "loop", "real", "power"), default="sim")
     parser.add_argument("--method", choices=conformal.METHODS, default="split")
-    parser.add_argument("--days", type=float, default=21.0, help="conformal.window_days of the daily check")
-    parser.add_argument("--threshold", type=float, default=0.05, help="conformal.recalibration_threshold")
+    parser.add_argument("--policy", choices=tuple(POLICIES), default="cusum 5.5 (default)",
+                        help="configuration of --part loop and real")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6, 7, 8])
     parser.add_argument("--sim-games", type=int, default=4000)
     parser.add_argument("--train-games", type=int, default=2000)
     parser.add_argument("--drift-at", type=float, default=0.65)
-    parser.add_argument("--seed", type=int, default=7)
-    parser.add_argument("--name", default="recalibration", help="results/<name>.json")
+    parser.add_argument("--games", type=int, default=2000, help="stream length of --part power")
+    parser.add_argument("--streams", type=int, default=400, help="streams per rate of --part power")
+    parser.add_argument("--name", default=None, help="results/<name>.json (default recalibration_<part>)")
     args = parser.parse_args()
-    settings = load_settings(None, environ={}, overrides={
-        "conformal.window_days": args.days, "conformal.recalibration_threshold": args.threshold}).settings
-    payload: dict[str, Any] = {"settings": dataclasses.asdict(settings.conformal), "method": args.method}
-    if args.part in ("sim", "both"):
-        payload["simulated"] = simulated(args, settings)
-    if args.part in ("real", "both"):
-        payload["real"] = real(args, settings)
-    write_json(args.name, payload)
+    payload: dict[str, Any] = {"method": args.method, "policies": POLICIES, "args": vars(args)}
+    with tempfile.TemporaryDirectory() as work:
+        args.work = work
+        if args.part == "sim":
+            payload["simulated"] = simulated(args)
+        elif args.part == "power":
+            payload["power"] = power(args)
+        elif args.part == "loop":
+            payload["loop"] = service_loop(args)
+        else:
+            payload["real"] = real(args, policy_settings(args.policy))
+    write_json(args.name or f"recalibration_{args.part}", payload)
 
 
 if __name__ == "__main__":

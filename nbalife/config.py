@@ -53,6 +53,7 @@ class ConformalSettings:
     window_days: float = field(default=7.0, metadata=_range(1, 3650))
     recency_halflife_days: float | None = field(default=None, metadata=_range(0.1, 3650, nullable=True))
     aci_gamma: float = field(default=0.005, metadata=_range(0, 0.5))
+    cusum_threshold: float | None = field(default=5.5, metadata=_range(0.1, 1000, nullable=True))
     method: str = field(default="split", metadata={"choices": ("split", "weighted", "aci")})
     auto_apply: bool = False
 
@@ -78,6 +79,7 @@ class LstmSettings:
     batch_size: int = field(default=256, metadata=_range(1, 1 << 20))
     learning_rate: float = field(default=0.001, metadata=_range(1e-7, 1.0))
     patience: int = field(default=3, metadata=_range(1, 1000))
+    tol: float = field(default=0.0, metadata=_range(0, 0.5))
     seed: int = field(default=0, metadata=_range(0, 2**31 - 1))
     device: str = field(default="cpu", metadata={"choices": DEVICES})
     retrain_every_days: float = field(default=30.0, metadata=_range(0, 3650))

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from nbalife.interchange import PATTERN_COLUMNS, load_games
 from nbalife.locks import run_lock
@@ -24,9 +26,10 @@ def production(home: Path, engine, tiny_model_set) -> str:  # noqa: ANN001
 
 
 def log_window(engine, home: Path, repo_data: Path, *, n: int, stretch: float,  # noqa: ANN001
-               skip: int = 0) -> None:
-    """Predict ``n`` real 2021-22 games (after the first ``skip``) with production a day ago, then
-    store their results with the move ``d24 - d18`` multiplied by ``stretch`` (drift) and sync."""
+               skip: int = 0, days_ago: int = 1) -> None:
+    """Predict ``n`` real 2021-22 games (after the first ``skip``) with production ``days_ago``,
+    then store their results with the move ``d24 - d18`` multiplied by ``stretch`` (drift) and
+    sync."""
     from nbalife.services.model_loading import load_model_set
     from nbalife.services.outcomes import sync
     from nbalife.services.predict import forecast
@@ -34,15 +37,15 @@ def log_window(engine, home: Path, repo_data: Path, *, n: int, stretch: float,  
 
     games = load_games(repo_data / "nba_2021-22.csv")[skip:skip + n].copy()
     forecast(engine, load_model_set(Registry(home)), list(games["game_id"]),
-             games[PATTERN_COLUMNS].to_numpy(np.float32), now=NOW - dt.timedelta(days=1))
+             games[PATTERN_COLUMNS].to_numpy(np.float32), now=NOW - dt.timedelta(days=days_ago))
     games["d24"] = (games["d18"] + stretch * (games["d24"] - games["d18"])).round().astype(int)
     with engine.begin() as conn:
         upsert_games(conn, games, NOW)
     assert sync(engine, now=NOW).resolved == n
 
 
-def check(cli_db, *args: str):  # noqa: ANN001, ANN201
-    result = cli_db("--json", "conformal", "check", *args)
+def check(cli_db, *args: str, env: dict[str, str] | None = None):  # noqa: ANN001, ANN201
+    result = cli_db("--json", "conformal", "check", *args, env=env)
     return result, (json.loads(result.stdout) if result.stdout.strip() else None)
 
 
@@ -96,6 +99,42 @@ def test_no_drift_and_too_few_exit_0(cli_db, engine, home, production, repo_data
     assert result.exit_code == 0, result.output
     assert report["outcome"] == "ok" and report["recalibration"] is None
     assert Registry(home).versions() == [production]
+
+
+def test_the_sequential_rule_finds_drift_before_min_samples(cli_db, engine, home, production,
+                                                           repo_data) -> None:
+    log_window(engine, home, repo_data, n=50, stretch=3.0)
+    result, report = check(cli_db)  # a loud CUSUM, but production has 50 < min_samples outcomes
+    assert result.exit_code == 0 and report["outcome"] == "too_few", result.output
+    assert report["cusum"] > report["cusum_threshold"] == 5.5
+    log_window(engine, home, repo_data, n=60, stretch=1.0, skip=50, days_ago=12)  # outside the window
+    result, report = check(cli_db, env={"NBALIFE_CONFORMAL__CUSUM_THRESHOLD": "null"})
+    assert result.exit_code == 0 and report["outcome"] == "too_few" and report["cusum"] is None
+    result, report = check(cli_db)
+    assert result.exit_code == 1 and "miss CUSUM" in result.stderr, result.output
+    assert report["outcome"] == "drift" and report["trigger"] == "sequential"
+    assert report["n"] == 50 < report["min_samples"] and report["cusum"] > report["cusum_threshold"]
+    fixed = report["recalibration"]
+    assert fixed["new_quantile"] > fixed["old_quantile"] and fixed["coverage_after"] >= 0.95
+    record = Registry(home).show(fixed["version"]).params["recalibration"]
+    assert record["trigger"] == "sequential" and record["refit_n"] == report["min_samples"]
+
+
+@given(st.lists(st.booleans(), max_size=200), st.sampled_from([(0.05, 0.10), (0.1, 0.3), (0.02, 0.5)]))
+def test_miss_cusum_is_pages_recursion(missed: list[bool], rates: tuple[float, float]) -> None:
+    from nbalife.forecast.conformal import miss_cusum
+
+    alpha, alarm = rates
+    peak, start = miss_cusum(missed, alpha, alarm)
+    level, best = 0.0, 0.0
+    for miss in missed:
+        level = max(0.0, level + (np.log(alarm / alpha) if miss else np.log((1 - alarm) / (1 - alpha))))
+        best = max(best, level)
+    assert peak == pytest.approx(best, abs=1e-9)
+    if peak > 0:  # the excursion that reached the peak starts with a miss, at the change point
+        assert missed[start] and miss_cusum(missed[start:], alpha, alarm)[0] == pytest.approx(peak, abs=1e-9)
+    else:
+        assert start == 0
 
 
 def test_methods_refit_the_layer(tmp_path: Path, tiny_model_set) -> None:  # noqa: ANN001

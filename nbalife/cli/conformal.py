@@ -34,8 +34,9 @@ def check(
         "window": f"{result.since:%Y-%m-%d %H:%M} .. {result.until:%Y-%m-%d %H:%M}",
         "resolved predictions": result.n, "coverage": result.coverage, "target": result.target,
         "threshold": result.threshold, "mean width": result.width, "outcome": result.outcome,
+        "miss CUSUM": "off" if result.cusum is None else f"{result.cusum:.2f} (alarm above {result.cusum_threshold:g})",
         **({} if fixed is None else {
-            "method": fixed.method, "quantile": f"{fixed.old_quantile:.3f} -> {fixed.new_quantile:.3f}",
+            "rule": result.trigger, "method": fixed.method, "quantile": f"{fixed.old_quantile:.3f} -> {fixed.new_quantile:.3f}",
             "window coverage after": fixed.coverage_after, "registered": fixed.version,
             "promoted": fixed.applied, "gate refused": fixed.refused}),
     }))
@@ -45,8 +46,10 @@ def check(
     if result.drift and fixed is not None:
         action = ("promoted" if fixed.applied else f"registered, not promoted: {fixed.refused}" if fixed.refused
                   else "registered (promote it with `nbalife registry promote`)")
-        raise CheckFailed(f"coverage {result.coverage:.3f} is more than {result.threshold:g} from "
-                          f"{result.target:g}: recalibrated {fixed.version} {action}")
+        found = (f"miss CUSUM {result.cusum:.2f} is above {result.cusum_threshold:g}"
+                 if result.trigger == "sequential" else
+                 f"coverage {result.coverage:.3f} is more than {result.threshold:g} from {result.target:g}")
+        raise CheckFailed(f"{found}: recalibrated {fixed.version} {action}")
 
 
 @app.command()

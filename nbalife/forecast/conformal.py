@@ -217,3 +217,27 @@ class AdaptiveConformal:
         model.alpha_t_, model.n_updates_, model.n_errors_ = alpha_t, n_updates, n_errors
         model.quantile_ = split.quantile_at(alpha_t, finite=True)
         return model
+
+
+def miss_cusum(missed: object, alpha: float, alarm_rate: float) -> tuple[float, int]:
+    """Page's one-sided Bernoulli CUSUM of interval misses, in time order.
+
+    Each outcome adds the log-likelihood ratio of a miss rate ``alarm_rate`` against the nominal
+    ``alpha`` (``log(alarm_rate / alpha)`` for a miss, ``log((1 - alarm_rate) / (1 - alpha))``
+    for a hit); the statistic is the running sum minus its running minimum (never below 0).
+    Returns its peak over the sequence and where the excursion that reached the peak began
+    (the index after the statistic's last zero before it: the change-point estimate; 0 for an
+    empty sequence).
+    """
+    flags = np.asarray(missed, dtype=bool)
+    if not 0 < alpha < alarm_rate < 1:
+        raise BadInput(f"miss_cusum: need 0 < alpha={alpha} < alarm_rate={alarm_rate} < 1")
+    if flags.size == 0:
+        return 0.0, 0
+    steps = np.where(flags, np.log(alarm_rate / alpha), np.log((1 - alarm_rate) / (1 - alpha)))
+    total = np.concatenate(([0.0], np.cumsum(steps)))
+    floor = np.minimum.accumulate(total)
+    statistic = total - floor
+    peak = int(np.argmax(statistic))
+    start = int(np.flatnonzero(statistic[: peak + 1] == 0.0)[-1])
+    return float(statistic[peak]), start

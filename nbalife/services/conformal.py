@@ -1,11 +1,25 @@
 """``conformal check`` and ``conformal status``: production's interval coverage and its recalibration.
 
 The window is the latest resolved prediction per game (``latest_resolved``) of the serving arm
-``A`` by the production version, created in ``[now - days, now)``. Only production's own rows
-measure its interval, so after a recalibration the check waits until the new version has
-``min_samples`` outcomes of its own. With enough of them and ``|coverage - target| >
-recalibration_threshold`` the check registers a patch version of production whose conformal
-layer is refitted on the window's absolute residuals ``|actual - forecast|``:
+``A`` by the versions that serve production's conformal layer (``layer_versions``: production and
+the ancestors whose ``conformal.json`` is the same file, such as the Dejavu updates since the last
+recalibration), created in ``[now - days, now)``. Only rows made with production's interval
+measure it. Two rules find drift, and either registers a patch version of production
+whose conformal layer is refitted on absolute residuals ``|actual - forecast|``:
+
+- ``window``: at least ``min_samples`` outcomes in the window and ``|coverage - target| >
+  recalibration_threshold``; refitted on the window's residuals. After a recalibration it waits
+  until the new version has ``min_samples`` outcomes of its own in the window.
+- ``sequential`` (when ``cusum_threshold`` is set): a CUSUM of production's misses over all its
+  outcomes in time order (``miss_cusum``, tuned to the miss rate ``1 - target +
+  recalibration_threshold``) exceeds ``cusum_threshold``; refitted on the residuals since the
+  CUSUM's change-point estimate, extended back to the last ``min_samples`` when there are fewer.
+  It needs ``min_samples`` outcomes of production in all, not in the window: its threshold is the
+  evidence. It only widens (it watches under-coverage).
+
+So no recalibration is fitted on fewer than ``min_samples`` residuals.
+
+The refit methods:
 
 - ``split``: the finite-sample quantile ``ceil((n + 1)(1 - alpha))``-th smallest residual;
 - ``weighted``: the same with recency weights ``0.5 ** (age / recency_halflife_days)``;
@@ -24,9 +38,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from nbalife.config import Settings
+from nbalife.config import ConformalSettings, Settings
 from nbalife.errors import BadInput
-from nbalife.registry import ChangeKind, Production, Registry
+from nbalife.registry import ChangeKind, Production, Registry, VersionInfo
 from nbalife.services.derived import register_derived, run_on_production
 from nbalife.services.registry import promote, waiting_for_freeze
 from nbalife.store.engine import reachable
@@ -71,6 +85,9 @@ class CheckResult:
     min_samples: int
     outcome: str
     recalibration: Recalibration | None
+    trigger: str | None = None  # the rule that found drift: "window" or "sequential"
+    cusum: float | None = None  # the miss CUSUM's peak over production's outcomes (None: off)
+    cusum_threshold: float | None = None
 
     @property
     def drift(self) -> bool:
@@ -93,6 +110,23 @@ class StatusResult:
     width_since: float | None
 
 
+def layer_versions(registry: Registry, production: Production) -> tuple[str, ...]:
+    """Production and its ancestors, newest first, while each has production's conformal layer
+    (the same ``conformal.json`` checksum): the versions whose intervals measure that layer."""
+    from nbalife.forecast.conformal import JSON_FILE
+
+    def layer_sha(info: VersionInfo) -> str | None:
+        return next((f.sha256 for f in info.files if f.name == JSON_FILE), None)
+
+    sha, versions, info = layer_sha(production.info), [production.version], production.info
+    while info.parent is not None and info.parent in registry.versions():
+        info = registry.show(info.parent)
+        if layer_sha(info) != sha:
+            break
+        versions.append(info.version)
+    return tuple(versions)
+
+
 def _checked_inputs(settings: Settings, days: float | None, method: str | None) -> tuple[float, str]:
     days = settings.conformal.window_days if days is None else days
     method = settings.conformal.method if method is None else method
@@ -105,11 +139,44 @@ def _checked_inputs(settings: Settings, days: float | None, method: str | None) 
     return float(days), method
 
 
+def _covered(row: ResolvedPrediction) -> bool:
+    return row.lower <= row.actual <= row.upper
+
+
 def _coverage(rows: list[ResolvedPrediction]) -> tuple[float | None, float | None]:
     if not rows:
         return None, None
-    covered = sum(r.lower <= r.actual <= r.upper for r in rows)
+    covered = sum(map(_covered, rows))
     return covered / len(rows), sum(r.upper - r.lower for r in rows) / len(rows)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Which rule found drift (None: none), the rows to refit on, and the CUSUM's peak."""
+
+    trigger: str | None
+    rows: list[ResolvedPrediction]
+    cusum: float | None
+
+
+def decide(window: list[ResolvedPrediction], history: list[ResolvedPrediction],
+           cfg: ConformalSettings) -> Decision:
+    """Apply the two drift rules (module docstring) to production's outcomes: ``window`` those in
+    the check's window, ``history`` all of them; both in time order."""
+    from nbalife.forecast.conformal import miss_cusum
+
+    alpha = 1.0 - cfg.target_coverage
+    peak = None
+    if cfg.cusum_threshold is not None:
+        peak, start = miss_cusum([not _covered(r) for r in history], alpha,
+                                 alpha + cfg.recalibration_threshold)
+        if peak > cfg.cusum_threshold and len(history) >= cfg.min_samples:
+            start = min(start, max(0, len(history) - cfg.min_samples))
+            return Decision("sequential", history[start:], peak)
+    coverage, _ = _coverage(window)
+    if len(window) >= cfg.min_samples and abs(coverage - cfg.target_coverage) > cfg.recalibration_threshold:
+        return Decision("window", window, peak)
+    return Decision(None, window, peak)
 
 
 def check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime,
@@ -133,22 +200,25 @@ def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
     production = registry.load_production()
     since = now - dt.timedelta(days=days)
     with reachable(engine), engine.connect() as conn:
-        rows = latest_resolved(conn, since=since, until=now, version=production.version, arm=SERVING_ARM)
+        history = latest_resolved(conn, until=now, version=layer_versions(registry, production),
+                                  arm=SERVING_ARM)
+    rows = [r for r in history if r.created_at >= since]
     coverage, width = _coverage(rows)
+    decision = decide(rows, history, cfg)
     result = CheckResult(production.version, since, now, method, len(rows), coverage, width,
-                         cfg.target_coverage, cfg.recalibration_threshold, cfg.min_samples, "ok", None)
-    if len(rows) < cfg.min_samples:
-        return dataclasses.replace(result, outcome="too_few")
-    if abs(coverage - cfg.target_coverage) <= cfg.recalibration_threshold:
-        return result
-    recalibration = _recalibrate(engine, registry, settings, production, rows, result, now=now,
+                         cfg.target_coverage, cfg.recalibration_threshold, cfg.min_samples, "ok", None,
+                         decision.trigger, decision.cusum, cfg.cusum_threshold)
+    if decision.trigger is None:
+        return result if len(rows) >= cfg.min_samples else dataclasses.replace(result, outcome="too_few")
+    recalibration = _recalibrate(engine, registry, settings, production, decision.rows, result, now=now,
                                  apply=apply)
     return dataclasses.replace(result, outcome="drift", recalibration=recalibration)
 
 
 def refit_layer(production_dir: Path, rows: list[ResolvedPrediction], settings: Settings, method: str,
                 now: dt.datetime) -> Any:
-    """The conformal layer ``method`` makes from the window's residuals (an AdaptiveConformal)."""
+    """The conformal layer ``method`` makes from the rows' residuals (an AdaptiveConformal); ``aci``
+    continues the layer saved in ``production_dir``."""
     import numpy as np
 
     from nbalife.forecast.conformal import AdaptiveConformal
@@ -185,14 +255,18 @@ def _recalibrate(engine: Engine, registry: Registry, settings: Settings, product
         "coverage_before": result.coverage, "coverage_after": after, "target": result.target,
         "window_since": result.since.isoformat(), "window_until": result.until.isoformat(),
         "n": result.n, "alpha_t": layer.alpha_t_, "set_at": now.isoformat(),
+        "trigger": result.trigger, "cusum": result.cusum, "refit_n": len(rows),
+        "refit_since": rows[0].created_at.isoformat(),
     }
-    description = (f"conformal recalibration ({result.method}) of {production.version}: quantile "
-                   f"{old:.3f} -> {layer.quantile_:.3f}, window coverage {result.coverage:.3f} "
-                   f"(target {result.target:g}, n={result.n})")
+    coverage = "n/a" if result.coverage is None else f"{result.coverage:.3f}"
+    description = (f"conformal recalibration ({result.method}, {result.trigger} rule) of "
+                   f"{production.version}: quantile {old:.3f} -> {layer.quantile_:.3f}, window "
+                   f"coverage {coverage} (target {result.target:g}, n={result.n}), refitted on "
+                   f"{len(rows)} residuals")
     metrics = {**production.info.metrics, "coverage": after, "width": 2.0 * layer.quantile_}
     info = register_derived(registry, production, layer.save, ChangeKind.RECALIBRATION,
                             description=description, metrics=metrics,
-                            params={**production.info.params, METADATA_KEY: record})
+                            params={**production.info.params, METADATA_KEY: record}, now=now)
     refused = None
     if apply:
         promotion = promote(registry, engine, settings, info.version, now=now,
@@ -204,11 +278,13 @@ def _recalibrate(engine: Engine, registry: Registry, settings: Settings, product
 
 def status(engine: Engine, registry: Registry, *, now: dt.datetime) -> StatusResult:
     """Production's quantile and method, when it was set (the recalibration that made it, else
-    the version's registration), and the coverage of its serving rows since then."""
+    the registration of the oldest version with this layer), and the coverage of the layer's
+    serving rows since then."""
     from nbalife.forecast.conformal import AdaptiveConformal
 
     production = registry.load_production()
     layer = AdaptiveConformal.load(production.path)
+    versions = layer_versions(registry, production)
     record = production.info.params.get(METADATA_KEY)
     if isinstance(record, dict):
         method, set_at = str(record.get("method")), dt.datetime.fromisoformat(record["set_at"])
@@ -216,10 +292,10 @@ def status(engine: Engine, registry: Registry, *, now: dt.datetime) -> StatusRes
     else:
         halflife = layer.halflife
         method = "split (training calibration" + (f", halflife {halflife:g} d)" if halflife else ")")
-        set_at, set_by = production.info.created_at, f"registration of {production.version}"
+        origin = registry.show(versions[-1])
+        set_at, set_by = origin.created_at, f"registration of {origin.version}"
     with reachable(engine), engine.connect() as conn:
-        rows = latest_resolved(conn, since=set_at, until=now, version=production.version,
-                               arm=SERVING_ARM)
+        rows = latest_resolved(conn, since=set_at, until=now, version=versions, arm=SERVING_ARM)
     coverage, width = _coverage(rows)
     return StatusResult(production.version, layer.quantile_, layer.alpha, layer.alpha_t_, method,
                         set_at, set_by, len(rows), coverage, width)

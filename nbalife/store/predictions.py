@@ -120,12 +120,13 @@ def latest_rows(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    version: str | None = None,
+    version: str | tuple[str, ...] | None = None,
     arm: str | None = None,
 ) -> Subquery:
     """The rule "one prediction per game and arm counts", as a subquery.
 
-    Among the predictions created in ``[since, until)`` (and of ``version``/``arm`` if given),
+    Among the predictions created in ``[since, until)`` (and of ``version``, one or a tuple of
+    them, and ``arm`` if given),
     only the latest row per (game_id, arm, model_version) is kept: newest ``created_at``, ties
     broken by the highest id. It counts once it has an outcome (``actual`` not null); an older
     row superseded by a re-prediction never does. The subquery joins ``d18`` from the games table.
@@ -154,7 +155,9 @@ def latest_rows(
     if until is not None:
         query = query.where(table.c.created_at < to_db_time(until))
         superseded = superseded.where(newer.c.created_at < to_db_time(until))
-    if version is not None:
+    if isinstance(version, tuple):
+        query = query.where(table.c.model_version.in_(version))
+    elif version is not None:
         query = query.where(table.c.model_version == version)
     if arm is not None:
         query = query.where(table.c.arm == arm)
@@ -166,7 +169,7 @@ def latest_resolved(
     *,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
-    version: str | None = None,
+    version: str | tuple[str, ...] | None = None,
     arm: str | None = None,
 ) -> list[ResolvedPrediction]:
     """The counted predictions of a window (see ``latest_rows``), by created_at then game_id."""

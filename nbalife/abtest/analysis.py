@@ -87,20 +87,37 @@ def analyse_shadow(a: ArmGames, b: ArmGames, rule: Rule) -> Analysis:
     return Analysis("shadow", (_summary("A", a), b_summary), difference, tests, seq, None, decision)
 
 
+def _split_paths(a: ArmGames, b: ArmGames, is_b: "np.ndarray") -> tuple[paths.Path, paths.Path]:
+    """The plain and the control-variate (persistence-adjusted) looks of a split test, the two
+    arms' games interleaved in the order ``is_b`` gives."""
+    import numpy as np
+
+    order = np.empty(len(is_b), dtype=int)
+    order[~is_b], order[is_b] = np.arange(len(a.abs_error)), len(a.abs_error) + np.arange(len(b.abs_error))
+    y = np.concatenate([a.abs_error, b.abs_error])[order]
+    x = np.concatenate([a.persistence, b.persistence])[order]
+    return paths.split_path(is_b, y, None), paths.split_path(is_b, y, x)
+
+
+def sequential_looks(a: ArmGames, b: ArmGames, is_b: "np.ndarray | None",
+                     tau: float) -> tuple["np.ndarray", "np.ndarray", "np.ndarray"]:
+    """After every game: the improvement estimate and the always-valid p-values (B better, B
+    worse) of the path whose last look the analysis reports (shadow: paired; split: adjusted)."""
+    path = paths.shadow_path(a.abs_error, b.abs_error) if is_b is None else _split_paths(a, b, is_b)[1]
+    better, worse = sequential.directional_p_paths(path.estimate, path.variance, tau)
+    return path.estimate, better, worse
+
+
 def analyse_split(a: ArmGames, b: ArmGames, is_b: "np.ndarray", rule: Rule) -> Analysis:
     """Split mode: each game served by one arm; ``is_b`` interleaves the two arms' games in the
     order they resolved. The sequential test and the decision use the control variate."""
     import numpy as np
 
     difference, welch = classical.welch(a.abs_error, b.abs_error)
-    order = np.empty(len(is_b), dtype=int)
-    order[~is_b], order[is_b] = np.arange(len(a.abs_error)), len(a.abs_error) + np.arange(len(b.abs_error))
-    y = np.concatenate([a.abs_error, b.abs_error])[order]
-    x = np.concatenate([a.persistence, b.persistence])[order]
-    plain, adjusted = paths.split_path(is_b, y, None), paths.split_path(is_b, y, x)
+    plain, adjusted = _split_paths(a, b, is_b)
     seq = _sequential(adjusted, rule.min_improvement)
     control = None
-    if len(y) and np.isfinite(adjusted.variance[-1]) and plain.variance[-1] > 0:
+    if len(is_b) and np.isfinite(adjusted.variance[-1]) and plain.variance[-1] > 0:
         estimate, se = float(adjusted.estimate[-1]), math.sqrt(float(adjusted.variance[-1]))
         control = ControlVariate(float(adjusted.theta[-1]),
                                  Interval(estimate, estimate - Z975 * se, estimate + Z975 * se),

@@ -27,6 +27,9 @@ def replay(
                                                        callback=parse_date)] = None,
     abtest_mode: Annotated[str, typer.Option(help="Mode of the A/B tests a registered retrain starts: "
                                                   "split or shadow.")] = "split",
+    report: Annotated[Optional[Path], typer.Option(
+        "--report", help="Also write the season's `nbalife report` page (*.html), the policy beside doing "
+                         "nothing.", metavar="FILE")] = None,
 ) -> None:
     """Train on the games before the window, then play it day by day: each game forecast at minute
     18, its result stored, outcomes synced and every scheduled job run at its cron time. Prints the
@@ -37,7 +40,7 @@ def replay(
     rt = runtime(ctx)
     settings = load_settings(policy).settings if policy is not None else rt.settings
     result = run(list(games), settings=settings, since=since, until=until, train_until=train_until,
-                 abtest_mode=abtest_mode)
+                 abtest_mode=abtest_mode, report=report)
     columns = ["week", "games", "coverage", "width", "MAE", "nothing cov", "nothing width", "nothing MAE",
                "persistence MAE"]
     show(
@@ -48,6 +51,7 @@ def replay(
             "first model": f"{result.first_production}, trained on {result.train_games} games "
                            f"{result.train_first}..{result.train_last}",
             "production at the end": result.last_production,
+            "report": result.report,
             "seconds": round(result.seconds, 1),
         }),
         table("Actions by kind", ["job outcome", "count"], list(result.action_counts.items())),

@@ -135,8 +135,19 @@ def _arm(rows: list[ResolvedPrediction]) -> ArmGames:
                     upper - lower, persistence)
 
 
-def report(engine: Engine, settings: Settings, test: AbTest, *, now: dt.datetime) -> Report:
-    """The statistics of ``test`` over its resolved games (the latest row per game and arm)."""
+@dataclass(frozen=True)
+class ResolvedGames:
+    """A test's resolved games (the latest row per game and arm), in the order they resolved:
+    shadow mode pairs A and B game by game; split mode interleaves them as ``is_b`` says."""
+
+    a: list[ResolvedPrediction]
+    b: list[ResolvedPrediction]
+    is_b: np.ndarray | None  # split mode only
+    counted: list[ResolvedPrediction]  # the games that count towards the stage minimums
+
+
+def resolved_games(engine: Engine, test: AbTest) -> ResolvedGames:
+    """The resolved games of ``test`` that its statistics use."""
     import numpy as np
 
     with reachable(engine), engine.connect() as conn:
@@ -144,24 +155,49 @@ def report(engine: Engine, settings: Settings, test: AbTest, *, now: dt.datetime
     b_arm = "shadow" if test.mode == "shadow" else "B"
     a = [r for r in rows if r.arm == "A" and r.version == test.champion]
     b = [r for r in rows if r.arm == b_arm and r.version == test.candidate]
-    rule = Rule(settings.abtest.p_value, test.min_improvement, settings.abtest.min_coverage)
     if test.mode == "shadow":
         by_game = {r.game_id: r for r in b}
         a = [r for r in a if r.game_id in by_game]
-        b = [by_game[r.game_id] for r in a]
-        analysis = analyse_shadow(_arm(a), _arm(b), rule)
-        in_stage = sum(r.created_at >= test.stage_started_at for r in a)
+        return ResolvedGames(a, [by_game[r.game_id] for r in a], None, a)
+    ordered = [r for r in rows if (r.arm, r.version) in {("A", test.champion), ("B", test.candidate)}]
+    return ResolvedGames(a, b, np.array([r.arm == "B" for r in ordered], dtype=bool), ordered)
+
+
+def report(engine: Engine, settings: Settings, test: AbTest, *, now: dt.datetime) -> Report:
+    """The statistics of ``test`` over its resolved games (the latest row per game and arm)."""
+    games = resolved_games(engine, test)
+    rule = Rule(settings.abtest.p_value, test.min_improvement, settings.abtest.min_coverage)
+    if games.is_b is None:
+        analysis = analyse_shadow(_arm(games.a), _arm(games.b), rule)
     else:
-        ordered = [r for r in rows if (r.arm, r.version) in {("A", test.champion), ("B", test.candidate)}]
-        is_b = np.array([r.arm == "B" for r in ordered], dtype=bool)
-        analysis = analyse_split(_arm(a), _arm(b), is_b, rule)
-        in_stage = sum(r.created_at >= test.stage_started_at for r in ordered)
+        analysis = analyse_split(_arm(games.a), _arm(games.b), games.is_b, rule)
+    in_stage = sum(r.created_at >= test.stage_started_at for r in games.counted)
     last = test.stage + 1 >= len(test.shares)
     hours = (now - test.stage_started_at).total_seconds() / 3600
     minimums = settings.abtest.min_games_per_stage, settings.abtest.min_stage_hours
     stage = Stage(test.stage, len(test.shares), test.traffic, None if last else test.shares[test.stage + 1],
                   in_stage, hours, *minimums, in_stage >= minimums[0] and hours >= minimums[1])
     return Report(test, stage, analysis)
+
+
+@dataclass(frozen=True)
+class SequentialPath:
+    """The sequential test after every resolved game of a test (game 1 first): the improvement
+    estimate MAE(A) - MAE(B) and the always-valid p-values that B is better and that B is worse."""
+
+    estimate: list[float]
+    p_better: list[float]
+    p_worse: list[float]
+    tau: float
+
+
+def sequential_path(engine: Engine, test: AbTest) -> SequentialPath:
+    """The path of ``test``'s sequential test over its games; its last look is ``report``'s."""
+    from nbalife.abtest.analysis import sequential_looks
+
+    games = resolved_games(engine, test)
+    estimate, better, worse = sequential_looks(_arm(games.a), _arm(games.b), games.is_b, test.min_improvement)
+    return SequentialPath(estimate.tolist(), better.tolist(), worse.tolist(), test.min_improvement)
 
 
 def status(engine: Engine, settings: Settings, *, now: dt.datetime) -> Report | None:

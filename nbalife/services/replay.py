@@ -68,6 +68,7 @@ class ReplayResult:
     jobs: list[JobTime]
     train_seconds: float
     seconds: float
+    report: Path | None = None  # the HTML page written with --report
 
 
 def load_season_files(files: list[Path]) -> pd.DataFrame:
@@ -123,15 +124,20 @@ def split_window(games: pd.DataFrame, since: dt.date | None, until: dt.date | No
 
 def replay(files: list[Path], *, settings: Settings, since: dt.date | None = None, until: dt.date | None = None,
            train_until: dt.date | None = None, db_url: str | None = None, abtest_mode: str = "split",
-           progress: DayProgress | None = None, epochs: EpochProgress | None = None) -> ReplayResult:
+           progress: DayProgress | None = None, epochs: EpochProgress | None = None,
+           report: Path | None = None) -> ReplayResult:
     """Train the first model on the games before the window in a temporary home (or on the
     empty store at ``db_url``), promote it, then play the window day by day under ``settings``
-    (ops.season). The user's home and store are never touched."""
+    (ops.season). The user's home and store are never touched. ``report``: also write the
+    ``nbalife report`` page of the replayed season, the policy beside doing nothing."""
+    from nbalife.files import check_output_path
     from nbalife.ops.season import run_season
     from nbalife.services.abtest import MODES
 
     if abtest_mode not in MODES:
         raise BadInput(f"--abtest-mode {abtest_mode!r}: expected one of {', '.join(MODES)}")
+    if report is not None:
+        report = check_output_path(report, option="--report", suffixes=(".html",))
     games = load_season_files(files)
     training, replayed = split_window(games, since, until, train_until)
     settings = dataclasses.replace(settings, database=DatabaseSettings())
@@ -144,6 +150,8 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
             run = run_season(replayed, engine=engine, registry=registry, settings=settings, home=home,
                              abtest_mode=abtest_mode, progress=progress)
             nothing = _untouched(registry, run.first_production, replayed)
+            if report is not None:
+                _write_report(engine, registry, settings, report, replayed, nothing)
         finally:
             engine.dispose()
     weeks, months, total = _periods(replayed, run.served, nothing)
@@ -153,7 +161,19 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
                         str(training["game_date"].iloc[-1]), len(replayed), str(replayed["game_date"].iloc[0]),
                         str(replayed["game_date"].iloc[-1]), run.first_production, run.last_production,
                         run.actions, dict(sorted(counts.items())), weeks, months, total,
-                        [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started)
+                        [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started,
+                        report)
+
+
+def _write_report(engine, registry, settings: Settings, out: Path, replayed: pd.DataFrame,  # noqa: ANN001
+                  nothing: pd.DataFrame) -> None:
+    """The report page of the replayed season, from the replay's store before it is deleted."""
+    from nbalife.services.report import write_replay_report
+
+    untouched = {g: (float(f), float(lo), float(hi)) for g, f, lo, hi in nothing[["game_id", "forecast", "lower", "upper"]].itertuples(
+        index=False)}
+    write_replay_report(engine, registry, settings, out, first=dt.date.fromisoformat(replayed["game_date"].iloc[0]),
+                        last=dt.date.fromisoformat(replayed["game_date"].iloc[-1]), untouched=untouched)
 
 
 def _open_store(url: str):  # noqa: ANN202 - an Engine

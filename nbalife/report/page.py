@@ -1,0 +1,148 @@
+"""The report as one self-contained HTML page: inline CSS and inline SVG figures, no script, no
+font, no link to anything outside the file (it works offline and from an e-mail attachment)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from html import escape
+from typing import Any
+
+from nbalife.report import figures
+from nbalife.report.content import MARKER_COLOURS, ReportContent
+
+STYLE = """
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 62em; color: #222; background: #fff; }
+h1 { font-size: 1.5em; margin-bottom: 0.2em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
+table { border-collapse: collapse; margin: 0.5em 0; font-size: 0.9em; }
+td, th { border: 1px solid #ccc; padding: 0.2em 0.6em; text-align: left; vertical-align: top; }
+th { background: #f2f2f2; } .figure svg { max-width: 100%; height: auto; }
+.pair { display: flex; flex-wrap: wrap; gap: 1em; } .pair > div { flex: 1 1 26em; }
+.empty { font-size: 1.2em; padding: 1em; background: #fff4e0; border: 1px solid #d08000; }
+.note { color: #555; font-size: 0.85em; }
+"""
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    if isinstance(value, dt.datetime):
+        return f"{value.astimezone(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
+    return str(value)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{escape(_cell(v))}</td>" for v in row) + "</tr>" for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _figure(title: str, svg: str, caption: str) -> str:
+    return f'<h2>{escape(title)}</h2><div class="figure">{svg}</div><p class="note">{escape(caption)}</p>'
+
+
+def _since(content: ReportContent) -> str:
+    return "the beginning" if content.since is None else _cell(content.since)
+
+
+def _header(content: ReportContent) -> str:
+    total = content.total
+    period = f"{_since(content)} to {_cell(content.until)}"
+    rows = [
+        ("production", content.production or "none"),
+        ("period", period),
+        (f"n (resolved predictions, arm {content.arm})", total.n),
+        ("MAE", total.mae), ("persistence MAE (d18)", total.persistence_mae),
+        ("coverage", total.coverage), ("mean width", total.mean_width),
+        ("generated", content.now),
+    ]
+    if content.baseline is not None:
+        other = content.baseline
+        rows.insert(7, (f"{other.label}: MAE, coverage, width", f"{other.mae:.3f}, {other.coverage:.3f}, {other.width:.3f}"))
+    findings = _table(["check", "at", "outcome", "version", "finding"],
+                      [(f.kind, f.at, f.outcome, f.version, f.summary) for f in content.findings])
+    return (f"<h1>{escape(content.title)}</h1>" + _table(["", ""], rows)
+            + "<h2>Last checks</h2>" + (findings if content.findings else "<p>No check recorded up to the end "
+                                                                           "of the window.</p>"))
+
+
+def _series(content: ReportContent) -> str:
+    daily, markers = content.daily, content.markers
+    assert daily is not None
+    beside = {"markers": markers, "label": content.label, "baseline": content.baseline}
+    parts = [
+        _figure("Coverage, rolling 7 and 30 days", figures.coverage(
+            daily, target=content.target, band=content.band, alert=content.coverage_alert, **beside),
+            f"Share of actual halftime differentials inside the logged interval. The conformal check "
+            f"recalibrates outside the shaded band; metrics check alerts below {content.coverage_alert:g}. "
+            f"Dotted lines: the version timeline's changes."),
+        _figure("MAE over time, next to persistence", figures.mae(daily, **beside),
+                "Mean absolute error of the forecast and of persistence (the differential at 6:00 left in "
+                "Q2 as the halftime forecast) on the same games."),
+        _figure("Interval width over time", figures.width(daily, **beside),
+                "Mean width (upper - lower) of the logged intervals."),
+    ]
+    calibration, residuals = content.calibration, content.residuals
+    pair = []
+    if calibration is not None and calibration.points and calibration.points[0].n:
+        skipped = (f" {calibration.skipped} predictions of versions not in the registry "
+                   f"({', '.join(calibration.skipped_versions)}) are left out." if calibration.skipped else "")
+        pair.append(_figure("Calibration", figures.calibration(calibration.points),
+                            "Each logged interval rescaled to 50/80/90/95% by its version's conformal residual "
+                            "quantiles, against the share of outcomes inside." + skipped))
+    elif calibration is not None and calibration.skipped:
+        pair.append(f"<h2>Calibration</h2><p>Not drawn: no version of the window's predictions is in the registry "
+                    f"({escape(', '.join(calibration.skipped_versions))}).</p>")
+    if residuals is not None:
+        pair.append(_figure("Residuals", figures.residuals(residuals), "Distribution of actual - forecast."))
+    if content.segments:
+        pair.append(_figure("Coverage by game state", figures.segments(content.segments, target=content.target),
+                            "Close: |d18| <= 5, medium: <= 12, blowout: above (as metrics report --by segment)."))
+    parts.append('<div class="pair">' + "".join(f"<div>{p}</div>" for p in pair) + "</div>")
+    return "".join(parts)
+
+
+def _timeline(content: ReportContent) -> str:
+    markers = content.markers
+    if not markers:
+        return "<h2>Version timeline</h2><p>No promotion, recalibration, retrain, update or rollback in the window.</p>"
+    if content.daily is not None:
+        first, last = content.daily.days[0], content.daily.days[-1]
+    else:
+        first = (markers[0].at if content.since is None else content.since).astimezone(dt.timezone.utc).date()
+        last = (content.until - dt.timedelta(microseconds=1)).astimezone(dt.timezone.utc).date()
+    legend = ", ".join(f'<span style="color:{colour}">&#9660; {kind}</span>' for kind, colour in MARKER_COLOURS.items())
+    return (_figure("Version timeline", figures.timeline(markers, first, last), "")
+            + f"<p class=\"note\">{legend}</p>"
+            + _table(["at", "change", "version", "detail"], [(m.at, m.kind, m.version, m.label) for m in markers]))
+
+
+def _abtest(content: ReportContent) -> str:
+    section = content.abtest
+    if section is None:
+        return "<h2>A/B test</h2><p>No A/B test has run.</p>"
+    test = section.test
+    state = "running" if test.ended_at is None else f"{test.status} at {_cell(test.ended_at)}"
+    lines = _table(["test", "champion (A)", "candidate (B)", "mode", "stage", "started", "state", "decision now"],
+                   [(test.test_id, test.champion, test.candidate, test.mode, f"{test.stage + 1}/{len(test.shares)}",
+                     test.started_at, state, f"{section.decision.action}: {section.decision.reason}")])
+    arms = _table(["arm", "n", "MAE", "coverage", "width"], [(a.arm, a.n, a.mae, a.coverage, a.width)
+                                                            for a in section.arms])
+    return (_figure(f"A/B test ({'active' if test.ended_at is None else 'last'})", figures.abtest(section),
+                    f"Sequential test (mixture SPRT, tuned for {section.path.tau:g} points): B is promoted once "
+                    f"p (B better) falls below the level with enough improvement, rolled back once p (B worse) "
+                    f"does.") + lines + arms)
+
+
+def render(content: ReportContent) -> str:
+    """The whole page as text."""
+    if content.daily is None:
+        body = (f'<p class="empty">No resolved predictions from {escape(_since(content))} to '
+                f"{escape(_cell(content.until))}: nothing to draw for this window.</p>")
+    else:
+        body = _series(content)
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>{escape(content.title)}</title><style>{STYLE}</style></head><body>"
+            + _header(content) + body + _timeline(content) + _abtest(content) + "</body></html>\n")

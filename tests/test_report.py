@@ -1,0 +1,269 @@
+"""``nbalife report``: one self-contained HTML page of a window, on both backends; the empty window;
+bad input; nothing half-written."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from conftest import install_production, run_nbalife
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+# Namespace URIs are the only URLs an inline SVG may carry: they name the XML vocabulary and are
+# never fetched.
+XMLNS = re.compile(r'\sxmlns(:\w+)?="http://www\.w3\.org/[^"]*"')
+FIGURES = 8  # coverage, MAE, width, calibration, residuals, segments, timeline, A/B test
+PRE_TEST_GAMES, TEST_GAMES = 150, 160
+
+
+def external_references(page: str) -> list[str]:
+    """Every reference in ``page`` to something outside it (namespace declarations aside)."""
+    text = XMLNS.sub("", page)
+    return re.findall(r"(?:https?|ftp|wss?)://[^\s\"'<>)]*|<script|<link|<iframe|@import|url\((?!#)"
+                      r"|(?:src|href)\s*=\s*[\"']?(?![#\"']|data:)", text, flags=re.IGNORECASE)
+
+
+def build_season(home: Path, engine, tiny) -> SimpleNamespace:  # noqa: ANN001
+    """A production home whose intervals drifted: real games predicted with intervals far too narrow,
+    a conformal check that recalibrates (a recalibration marker), then an A/B test of the first
+    version (B forecasts better) with its games resolved. Times are real, relative to now."""
+    from conftest import REAL_GAMES
+
+    from nbalife.interchange import load_games
+    from nbalife.services import abtest, conformal, outcomes
+    from nbalife.services.registry import open_registry
+    from nbalife.store.games import upsert_games
+    from nbalife.store.predictions import Prediction, log_predictions
+
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    games = load_games(REAL_GAMES).head(PRE_TEST_GAMES + TEST_GAMES)
+    with engine.begin() as conn:
+        upsert_games(conn, games, now - dt.timedelta(days=9))
+    first = install_production(home, engine, tiny)
+    registry = open_registry(home, engine, tiny.settings)
+
+    def logged(rows, version: str, arms, start: dt.datetime, step: dt.timedelta, sharp: bool) -> list:  # noqa: ANN001
+        out = []
+        for i, (row, arm) in enumerate(zip(rows.itertuples(), arms, strict=True)):
+            forecast = float(row.d24) + i % 4 - 1.5 if sharp else float(row.d18)
+            out.append(Prediction(row.game_id, arm, version, forecast, forecast - 3.0, forecast + 3.0, None, None,
+                                  float(row.d18), start + i * step))
+        return out
+
+    before = logged(games.head(PRE_TEST_GAMES), first, ["A"] * PRE_TEST_GAMES, now - dt.timedelta(days=8),
+                    dt.timedelta(days=6) / PRE_TEST_GAMES, sharp=False)
+    with engine.begin() as conn:
+        log_predictions(conn, before)
+    outcomes.sync(engine, now=now - dt.timedelta(days=2))
+    check = conformal.check(engine, registry, tiny.settings, now=now - dt.timedelta(days=2), apply=True)
+    assert check.outcome == "drift" and check.recalibration is not None
+    champion = registry.current_version()
+    test = abtest.start(engine, registry, tiny.settings, home, candidate=first, mode="split", traffic=0.5,
+                        min_improvement=None, now=now - dt.timedelta(days=1, hours=12))
+    arms = ["A", "B"] * (TEST_GAMES // 2)
+    during = games.iloc[PRE_TEST_GAMES:]
+    step = dt.timedelta(days=1) / TEST_GAMES
+    start = test.started_at + dt.timedelta(minutes=1)
+    rows = [p for p in logged(during, champion, arms, start, step, sharp=False) if p.arm == "A"]
+    rows += [p for p in logged(during, first, arms, start, step, sharp=True) if p.arm == "B"]
+    with engine.begin() as conn:
+        log_predictions(conn, rows)
+    outcomes.sync(engine, now=now)
+    return SimpleNamespace(first=first, patch=check.recalibration.version, test=test.test_id,
+                           arm_a=PRE_TEST_GAMES + TEST_GAMES // 2)
+
+
+@pytest.fixture
+def season(cli_db, engine, tiny_model_set) -> SimpleNamespace:  # noqa: ANN001
+    return build_season(cli_db.home, engine, tiny_model_set)
+
+
+def test_report_of_a_home_with_drift_shows_its_recalibration_and_ab_test(cli_db, season, tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    result = cli_db("--json", "report", "--out", out)
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)
+    assert written["n"] == season.arm_a and not written["empty"]
+    assert written["production"] == season.patch and written["abtest"] == season.test
+    page = out.read_text()
+    assert written["size_bytes"] == len(page.encode())
+    assert page.count("<svg") == FIGURES
+    timeline = page[page.index("<h2>Version timeline</h2>"):page.index("<h2>A/B test")]
+    assert re.search(rf"<td>recalibration</td><td>{re.escape(season.patch)}</td><td>coverage 0\.\d+ on {PRE_TEST_GAMES}",
+                     timeline), timeline[-2000:]
+    assert f"<td>promotion</td><td>{season.patch}</td>" in timeline
+    ab = page[page.index("<h2>A/B test"):]
+    assert f"<td>{season.test}</td><td>{season.patch}</td><td>{season.first}</td><td>split</td>" in ab
+    mae = {arm: float(value) for arm, value in re.findall(r"<tr><td>([AB])</td><td>\d+</td><td>([\d.]+)</td>", ab)}
+    assert mae["B"] == pytest.approx(1.0) and mae["A"] > 2.0
+    assert "Last checks" in page and "<td>conformal_check</td>" in page and "<td>drift</td>" in page
+    assert external_references(page) == []
+
+
+def test_a_window_without_predictions_is_a_page_that_says_so(cli_db, tmp_path: Path) -> None:
+    out = tmp_path / "empty.html"
+    result = cli_db("--json", "report", "--since", "2001-01-01", "--until", "2001-01-31", "--out", out)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["empty"] is True
+    page = out.read_text()
+    assert "No resolved predictions from 2001-01-01 00:00 UTC to 2001-02-01 00:00 UTC" in page
+    assert "<svg" not in page and "No A/B test has run." in page and external_references(page) == []
+
+
+def test_external_references_are_found() -> None:
+    """The check the tests rely on finds what a page must not hold, and passes namespaces."""
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"></svg>'
+    assert external_references(svg) == []
+    assert external_references(svg + '<img src="https://cdn.example/x.png">') == ['src="', "https://cdn.example/x.png"]
+    assert external_references('<script src="a.js"></script>') == ["<script", 'src="']
+    assert external_references('<path clip-path="url(#p1)"/><use xlink:href="#m2"/>') == []
+    assert external_references('<rect fill="url(x.svg#p)"/>') == ["url("]
+    assert external_references("<style>@import 'x.css'</style>") == ["@import"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--out", "{tmp}/missing/report.html"], "--out {tmp}/missing/report.html: folder {tmp}/missing does not exist"),
+    (["--out", "{tmp}/pages.html"], "--out {tmp}/pages.html: is a folder, not a file"),
+    (["--out", "{tmp}/report.pdf"], "--out {tmp}/report.pdf: unknown file type '.pdf' (use .html)"),
+    (["--since", "2024-02-01", "--until", "2024-01-01", "--out", "{tmp}/r.html"],
+     "--since 2024-02-01 is after --until 2024-01-01"),
+    (["--days", "7", "--since", "2024-01-01", "--out", "{tmp}/r.html"], "--days cannot be combined with --since/--until"),
+    (["--since", "2024-13-01", "--out", "{tmp}/r.html"], "'2024-13-01' is not a date"),
+])
+def test_bad_input_is_exit_2_naming_the_value(cli, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "pages.html").mkdir()
+    result = cli("report", *[a.format(tmp=tmp_path) for a in args])
+    assert result.exit_code == 2, result.output
+    assert message.format(tmp=tmp_path) in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home", "pages.html"]
+
+
+@hsettings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(suffix=st.text(alphabet=st.characters(categories=("L", "N")), min_size=0, max_size=6))
+def test_only_html_is_written(cli, tmp_path: Path, suffix: str) -> None:
+    name = f"r.{suffix}" if suffix else "r"
+    result = cli("report", "--out", tmp_path / name)
+    if suffix.lower() == "html":
+        assert result.exit_code == 0, result.output
+    else:
+        assert result.exit_code == 2 and "unknown file type" in result.output and not (tmp_path / name).exists()
+
+
+def test_a_failing_render_leaves_the_old_page(cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nbalife.report import page
+
+    out = tmp_path / "report.html"
+    out.write_text("old page")
+
+    def broken(content: object) -> str:
+        raise RuntimeError("render failed")
+
+    monkeypatch.setattr(page, "render", broken)
+    result = cli("report", "--out", out)
+    assert result.exit_code != 0 and isinstance(result.exception, RuntimeError)
+    assert out.read_text() == "old page" and sorted(p.name for p in tmp_path.iterdir()) == ["home", "report.html"]
+
+
+def test_since_after_until_as_a_process_is_one_line_and_exit_2(home: Path, tmp_path: Path) -> None:
+    done = run_nbalife("--home", str(home), "report", "--since", "2024-02-01", "--until", "2024-01-01",
+                       "--out", str(tmp_path / "r.html"))
+    assert done.returncode == 2
+    assert done.stderr == "error: --since 2024-02-01 is after --until 2024-01-01\n"
+    assert not (tmp_path / "r.html").exists()
+
+
+@pytest.fixture(scope="module")
+def replay_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """A simulated history for the first model, a short season to replay, and a policy that acts."""
+    import yaml
+
+    from nbalife.interchange import write_games
+    from nbalife.simulate import simulate_season
+
+    folder = tmp_path_factory.mktemp("replay-report")
+    policy = {"lstm": {"hidden_size": 4, "num_layers": 1, "epochs": 2, "patience": 1}, "dejavu": {"k": 20},
+              "conformal": {"min_samples": 10, "window_days": 4, "auto_apply": True}, "registry": {"freeze": "none"}}
+    (folder / "policy.yaml").write_text(yaml.safe_dump(policy))
+    return [write_games(simulate_season(300, season="2022-23", seed=1), folder / "history.csv"),
+            write_games(simulate_season(90, season="2023-24", seed=2), folder / "season.csv"), folder / "policy.yaml"]
+
+
+@pytest.mark.slow  # trains the replay's first model
+def test_replay_report_is_the_page_of_the_replayed_season_beside_doing_nothing(cli, replay_files: list[Path],
+                                                                              tmp_path: Path) -> None:
+    history, season, policy = replay_files
+    out = tmp_path / "replay.html"
+    result = cli("--json", "replay", "--games", history, "--games", season, "--policy", policy, "--to", "2023-10-26",
+                 "--report", out)
+    assert result.exit_code == 0, result.output
+    replayed = json.loads(result.stdout)
+    assert replayed["report"] == str(out)
+    page = out.read_text()
+    assert "<h1>nbalife replay 2023-10-24 .. " in page and page.count("<svg") >= 6
+    nothing = replayed["total"]
+    assert (f"<td>do nothing: MAE, coverage, width</td><td>{nothing['nothing_mae']:.3f}, "
+            f"{nothing['nothing_coverage']:.3f}, {nothing['nothing_width']:.3f}</td>") in page
+    assert f"<td>n (resolved predictions, arm A)</td><td>{replayed['replay_games']}</td>" in page
+    assert "<td>recalibration</td>" in page and external_references(page) == []
+
+
+def test_replay_report_bad_path_is_exit_2_before_replaying(cli, replay_files: list[Path], tmp_path: Path) -> None:
+    history, season, _ = replay_files
+    result = cli("replay", "--games", history, "--games", season, "--report", tmp_path / "replay.pdf")
+    assert result.exit_code == 2
+    assert f"--report {tmp_path / 'replay.pdf'}: unknown file type '.pdf' (use .html)" in result.output
+
+
+def _row(day: int, actual: float, lower: float, upper: float, version: str = "1.0.0", d18: float | None = 0.0):  # noqa: ANN202
+    from nbalife.store.predictions import ResolvedPrediction
+
+    at = dt.datetime(2024, 1, 1, 20, tzinfo=dt.timezone.utc) + dt.timedelta(days=day)
+    forecast = (lower + upper) / 2
+    return ResolvedPrediction(f"g{day}-{actual}-{lower}", "A", version, at, forecast, lower, upper, None, None, actual,
+                              actual - forecast, d18)
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.booleans(), st.floats(0, 20)), min_size=1, max_size=40))
+def test_rolling_figures_pool_the_predictions_of_the_trailing_days(games: list[tuple[int, bool, float]]) -> None:
+    import numpy as np
+
+    from nbalife.report.series import daily
+
+    rows = [_row(day, 1.0 if inside else 9.0, -5.0, 5.0 + width) for day, inside, width in games]
+    first = dt.date(2024, 1, 1)
+    series = daily(rows, first, first + dt.timedelta(days=12))
+    for index, day in enumerate(series.days):
+        for span in (7, 30):
+            pooled = [r for r in rows if 0 <= (day - r.created_at.date()).days < span]
+            expected = np.mean([r.lower <= r.actual <= r.upper for r in pooled]) if pooled else np.nan
+            assert np.isclose(series.coverage[span][index], expected, equal_nan=True)
+            mae = np.mean([abs(r.error) for r in pooled]) if pooled else np.nan
+            assert np.isclose(series.mae[span][index], mae, equal_nan=True)
+        today = [r.upper - r.lower for r in rows if r.created_at.date() == day]
+        assert np.isclose(series.width[1][index], np.mean(today) if today else np.nan, equal_nan=True)
+    assert series.n.sum() == len(rows)
+
+
+def test_calibration_rescales_each_interval_by_its_versions_quantile_ratio() -> None:
+    from nbalife.forecast.conformal import SplitConformal
+    from nbalife.report.series import NOMINAL_LEVELS, calibration, level_ratios
+
+    scores = SplitConformal().fit([float(i) for i in range(1, 100)])
+    quantiles = {level: scores.quantile_at(1 - level, finite=True) for level in NOMINAL_LEVELS}
+    ratios = level_ratios(quantiles, 0.95)
+    assert ratios[0.95] == 1.0 and ratios[0.5] == pytest.approx(quantiles[0.5] / quantiles[0.95])
+    assert level_ratios({0.95: 0.0}, 0.95) is None
+    # intervals of half-width 10; outcomes 1..10 points from the centre: the 50% interval has
+    # half-width 10 * ratio, and covers the outcomes within it
+    rows = [_row(0, float(k), -10.0, 10.0) for k in range(1, 11)] + [_row(0, 5.0, -10.0, 10.0, version="9.9.9")]
+    points = {p.nominal: p for p in calibration(rows, {"1.0.0": ratios})}
+    assert points[0.95].empirical == 1.0 and points[0.95].n == 10
+    half = 10.0 * ratios[0.5]
+    assert points[0.5].empirical == pytest.approx(sum(k <= half for k in range(1, 11)) / 10)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ["bench_dejavu", "bench_lstm", "bench_accuracy", "bench_predict_cli", "bench_metrics", "bench_abtest",
-              "bench_recalibration", "bench_retrain_gate", "bench_startup"]
+              "bench_recalibration", "bench_retrain_gate", "bench_startup", "bench_demo"]
 
 
 def main() -> None:

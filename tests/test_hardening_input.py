@@ -64,7 +64,7 @@ def test_training_fractions_may_leave_a_fifth_of_the_games_to_train_on(tmp_path:
     ["config", "show"],
     ["cron", "show"],
     ["registry", "list"],
-    ["demo", "--games", "500"],
+    ["demo", "--quick"],
 ])
 def test_a_bad_config_stops_every_command(home: Path, tmp_path: Path, command: list[str]) -> None:
     (home / "config.yaml").write_text("registry:\n  keep_versions: 3\nregistry:\n  gate_games: 10\n")

@@ -67,7 +67,7 @@ def test_prometheus_path_uses_the_one_check(tmp_path: Path) -> None:
 
 def test_demo_refuses_a_home_that_is_not_empty_unless_forced(home: Path) -> None:
     (home / "nbalife.db").write_bytes(b"production data")
-    proc = run_nbalife("--home", str(home), "demo", "--games", "500")
+    proc = run_nbalife("--home", str(home), "demo", "--quick")
     assert proc.returncode == 2 and "is not empty (nbalife.db)" in proc.stderr and "--force" in proc.stderr
     assert (home / "nbalife.db").read_bytes() == b"production data"
     assert sorted(p.name for p in home.iterdir()) == ["nbalife.db"]

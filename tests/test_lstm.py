@@ -64,6 +64,22 @@ def test_force_needs_games_neither_has_seen(cli_db, engine, store, monkeypatch) 
     assert [e.outcome for e in events(engine)] == ["failed"]
 
 
+def test_held_out_games_follow_the_lstm_s_window_not_a_dejavu_update_s(cli_db, engine, store, monkeypatch) -> None:
+    """A Dejavu update moves production's training window to its newest game; the LSTM (fitted by
+    1.0.0, window ending 2021-05-16) has still seen none of 2021-22, so those games are held out."""
+    at(monkeypatch, END_OF_2021_22)
+    (cli_db.home / "config.yaml").write_text(CONFIG + "  auto_promote: true\n")
+    assert cli_db("dejavu", "update").exit_code == 0
+    production = Registry(cli_db.home).current()
+    assert (production.kind.value, production.training_window["last_date"]) == ("dejavu_update", "2022-04-10")
+    result = cli_db("--json", "lstm", "retrain", "--force")
+    assert result.exit_code in (0, 1), result.output
+    report = json.loads(result.stdout)
+    assert (report["age"]["version"], report["age"]["cutoff"]) == ("1.0.0", "2021-05-16")
+    assert "2021-05-16" < report["cutoff"] < report["holdout_first"] and report["holdout_last"] == "2022-04-10"
+    assert report["scores"][0]["n"] >= 200 and report["outcome"] in ("registered", "rejected")
+
+
 def test_bad_input_and_lock(cli_db, engine, store, monkeypatch) -> None:
     at(monkeypatch, END_OF_2021_22)
     result = cli_db("lstm", "retrain", "--epochs", "0")

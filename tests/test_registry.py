@@ -576,6 +576,22 @@ def test_naive_clock_is_taken_as_utc(rhome: Path, src: Path) -> None:
     assert reg.register(src, "manual").created_at == datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 
 
+def test_a_given_time_stamps_the_version_and_the_switches(reg: Registry, src: Path,
+                                                          events: list[RegistryEvent]) -> None:
+    """Services pass their ``now`` (a simulated one in replay and the demo) instead of the clock."""
+    at = datetime(2023, 11, 1, 8, 0, tzinfo=timezone(timedelta(hours=-4)))
+    utc = at.astimezone(timezone.utc)
+    first = reg.register(src, "train", at=at)
+    second = reg.register(make_artifacts(src.parent / "second", seed=1), "manual", at=at + timedelta(days=1))
+    promoted = reg.promote(first.version, at=at + timedelta(days=2))
+    reg.promote(second.version, at=at + timedelta(days=3))
+    back = reg.rollback(at=at + timedelta(days=4))
+    assert first.created_at == reg.show(first.version).created_at == utc
+    assert reg.show(second.version).created_at == utc + timedelta(days=1)
+    assert (promoted.at, back.at) == (utc + timedelta(days=2), utc + timedelta(days=4))
+    assert [e.time for e in reg.history()] == [utc + timedelta(days=d) for d in range(5)] == [e.time for e in events]
+
+
 # ---------------------------------------------------------------- locking
 
 

@@ -1,64 +1,101 @@
-"""``nbalife demo``: the main job end to end on the embedded default."""
+"""``nbalife demo``: the whole lifecycle on the embedded default, in simulated time."""
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, Optional
 
 import typer
 
-from nbalife.cli.render import key_values, score_table, show, table
+from nbalife.cli.render import show
 from nbalife.cli.runtime import runtime
+
+if TYPE_CHECKING:
+    from nbalife.forecast.lstm import EpochProgress
+    from nbalife.ops.season import DayProgress
+    from nbalife.services.lifecycle import Step
 
 
 def demo(
     ctx: typer.Context,
-    games: Annotated[int, typer.Option(min=500, help="Games in the simulated season (at least 500).")] = 1230,
-    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
-    real: Annotated[bool, typer.Option("--real", help="Real NBA seasons instead of a simulated one.")] = False,
+    quick: Annotated[bool, typer.Option("--quick", help="Fewer games and a tiny LSTM (under a minute).")] = False,
+    real: Annotated[bool, typer.Option("--real", help="The bundled real seasons: history 2020-21 and 2021-22, "
+                                                      "the production stretch from the start of 2022-23.")] = False,
+    seed: Annotated[int, typer.Option(help="Random seed of the simulated games.")] = 0,
     data_dir: Annotated[
-        Optional[Path], typer.Option("--data", help="Folder of the real seasons (default: the bundled data/nba).")
-    ] = None,
-    days: Annotated[
-        Optional[int], typer.Option(min=1, help="With --real: stop after this many game days of the last season.")
+        Optional[Path], typer.Option("--data", help="With --real: folder of the seasons (default: data/nba).")
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Use a --home that is not empty (its games and "
                                                          "production are replaced).")] = False,
-    lifecycle: Annotated[bool, typer.Option(
-        "--lifecycle", help="The whole lifecycle: a season of scheduled jobs in simulated time, "
-                            "an A/B test, a rollback.")] = False,
-    quick: Annotated[bool, typer.Option("--quick", help="With --lifecycle: fewer games, a tiny LSTM.")] = False,
 ) -> None:
-    """The lifecycle on a fresh SQLite home (temp unless --home; one not empty needs --force): ingest, train, register, promote,
-    predict, outcomes, evaluate. Simulated by default; --real trains on 2020-21 and 2021-22 and plays
-    2022-23 day by day."""
-    from nbalife.services.demo import BUNDLED_DATA, run_demo, run_lifecycle_demo, run_real_demo
+    """The model lifecycle end to end in simulated time, on a fresh SQLite home (a temporary one
+    unless --home; one not empty needs --force): train and promote a first model on the history;
+    predict a production stretch with drift game by game at minute 18 and sync outcomes while the
+    scheduled jobs run at their cron times (metrics and conformal checks, Dejavu updates, drift
+    checks, the monthly retrain); take the retrained candidate's A/B test to a decision; roll back.
+    The simulated stretch ends yesterday, so the home is current. Ends with `registry list` and `status`."""
+    from nbalife.cli.registry import versions_table
+    from nbalife.cli.status import status_tables
+    from nbalife.services.demo import run_demo
+    from nbalife.services.lifecycle import BUNDLED_DATA
 
     rt = runtime(ctx)
-    home = rt.home if rt.home_given else None
-    if lifecycle:
-        run = run_lifecycle_demo(home, quick=quick, real=real, seed=seed, settings=rt.settings, force=force,
-                                 data_dir=data_dir or BUNDLED_DATA)
-        show(rt.json, run,
-             key_values("nbalife demo --lifecycle", {"home": run.home, "production": run.production}),
-             table("Steps", ["step", "what it did", "seconds"],
-                   [(s.name, s.description, s.seconds) for s in run.steps]),
-             table("What the scheduled jobs did", ["at", "job", "outcome", "version", "detail"],
-                   [(a.at, a.job, a.outcome, a.version, a.detail) for a in run.actions]))
+    with _story(not rt.json) as (say, epochs, days):
+        result = run_demo(rt.home if rt.home_given else None, quick=quick, real=real, seed=seed,
+                          settings=rt.settings, now=rt.now(), force=force, data_dir=data_dir or BUNDLED_DATA,
+                          epochs=epochs, days=days, on_step=say)
+    if not rt.json:
+        _say(f"home: {result.home} (production {result.production}); `registry list` and `status` as of "
+             f"{result.status.now:%Y-%m-%d %H:%M} UTC:")
+    show(rt.json, result, versions_table(result.versions), *status_tables(result.status))
+
+
+def _say(text: str) -> None:
+    from nbalife.cli.render import stdout
+
+    stdout.print(text, highlight=False, markup=False, soft_wrap=True)
+
+
+@contextmanager
+def _story(enabled: bool) -> Iterator[tuple[Callable[[Step], None] | None, EpochProgress | None,
+                                            DayProgress | None]]:
+    """Step lines on stdout as each step ends and, on a terminal, progress bars for the first
+    model's epochs and the simulated days; all None with --json."""
+    if not enabled:
+        yield None, None, None
         return
-    if quick:
-        raise typer.BadParameter("--quick goes with --lifecycle", param_hint="--quick")
-    if real:
-        result = run_real_demo(home, data_dir or BUNDLED_DATA, now=rt.now(), settings=rt.settings, days=days,
-                               force=force)
-    else:
-        result = run_demo(home, games=games, seed=seed, now=rt.now(), settings=rt.settings, force=force)
-    show(
-        rt.json,
-        result,
-        key_values("nbalife demo", {"home": result.home, "database": result.database, **result.steps}),
-        table("Games", ["season", "games", "first", "last", "d24 mean", "d24 sd"],
-              [(r.season, r.games, r.first_date, r.last_date, r.halftime_mean, r.halftime_sd)
-               for r in result.seasons]),
-        score_table("Forecasters on the predicted games", result.scores),
-    )
+    steps: list[Step] = []
+
+    def lines(step: Step) -> list[str]:
+        steps.append(step)
+        return [f"{len(steps)}. {step.name}: {step.description} [{step.seconds:.0f} s]",
+                *(f"     {detail}" for detail in step.details)]
+
+    if not (sys.stdout.isatty() and sys.stderr.isatty()):
+        def plain(step: Step) -> None:
+            for line in lines(step):
+                _say(line)
+
+        yield plain, None, None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from nbalife.cli.render import stdout
+
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=stdout.console, transient=True) as bar:
+        tasks: dict[str, int] = {}
+
+        def tick(name: str, done: int, total: int) -> None:
+            if name not in tasks:
+                tasks[name] = bar.add_task(name, total=total)
+            bar.update(tasks[name], total=total, completed=done, visible=done < total)
+
+        def say(step: Step) -> None:
+            for line in lines(step):
+                bar.console.print(line, highlight=False, markup=False, soft_wrap=True)
+
+        yield (say, lambda epoch, epochs, _train, _val: tick("training 1.0.0: LSTM epochs", epoch, epochs),
+               lambda done, total: tick("production stretch: simulated days", done, total))

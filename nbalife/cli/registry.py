@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
@@ -12,6 +12,11 @@ from nbalife.cli.render import jsonable, key_values, show, table
 from nbalife.cli.runtime import Runtime, runtime
 from nbalife.errors import CheckFailed
 from nbalife.versions import ChangeKind
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from nbalife.registry import VersionRow
 
 NAME = "registry"
 app = typer.Typer(help="Versioned model sets: register, promote, roll back, verify, gc.", no_args_is_help=True)
@@ -72,11 +77,16 @@ def list_cmd(ctx: typer.Context) -> None:
 
     rt = runtime(ctx)
     rows = list_versions(_registry(rt), rt.engine)
-    show(rt.json, rows, table(
+    show(rt.json, rows, versions_table(rows))
+
+
+def versions_table(rows: list[VersionRow]) -> Table:
+    """The table of ``registry list`` (``demo`` ends with it too)."""
+    return table(
         "Model registry", ["version", "created", "status", "kind", "mae", "coverage", "description"],
         [(r.version, r.created_at, r.status.value, r.kind.value if r.kind else "-", r.metrics.get("mae"),
           r.metrics.get("coverage"), r.error or r.description) for r in rows],
-    ))
+    )
 
 
 def _show_info(rt: Runtime, info) -> None:  # noqa: ANN001
@@ -164,7 +174,7 @@ def rollback(
     from nbalife.services.registry import rollback as run
 
     rt = runtime(ctx)
-    switch = run(_registry(rt), version, reason=reason)
+    switch = run(_registry(rt), version, reason=reason, now=rt.now())
     show(rt.json, switch, _switch_table(switch))
 
 

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import typer
 
 from nbalife.cli.render import key_values, show, table
 from nbalife.cli.runtime import runtime
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from nbalife.services.status import Status
 
 
 def status(ctx: typer.Context) -> None:
@@ -16,6 +23,11 @@ def status(ctx: typer.Context) -> None:
 
     rt = runtime(ctx)
     result = run(rt.engine, open_registry(rt.home, rt.engine, rt.settings), rt.settings, now=rt.now())
+    show(rt.json, result, *status_tables(result))
+
+
+def status_tables(result: Status) -> list[Table]:
+    """The tables of ``status`` (``demo`` ends with them too)."""
     lstm, test = result.lstm, result.abtest
     summary = {
         "production": result.production or "none (run `nbalife train --register --promote`)",
@@ -28,9 +40,7 @@ def status(ctx: typer.Context) -> None:
                                               f"{test.started_at:%Y-%m-%d})",
     }
     drift = result.drift
-    show(
-        rt.json,
-        result,
+    return [
         key_values("Status", summary),
         table("Arm A, last days", ["days", "n", "MAE", "persistence MAE", "coverage"],
               [(w.days, w.n, w.mae, w.persistence_mae, w.coverage) for w in result.windows]),
@@ -42,4 +52,4 @@ def status(ctx: typer.Context) -> None:
                                         for name, f in drift.features.items()]),
         table("Retrain triggers now", ["trigger", "fires", "why"],
               [(t.name, "yes" if t.fired else "no", t.reason) for t in result.triggers]),
-    )
+    ]

@@ -165,13 +165,15 @@ class Registry:
         description: str = "",
         training_window: dict[str, Any] | None = None,
         version: str | None = None,
+        at: datetime | None = None,
     ) -> VersionInfo:
         """Register a new immutable model set from ``files`` (name -> path, or a folder whose
         regular files are taken), derived from ``base`` (default: production), which becomes
         its parent. Without ``version`` the number follows the lineage (versions.next_version:
         the next free one at ``kind``'s level from the base, or after the highest ever used when
         there is no base; numbers of deleted versions are never reused). The set is written
-        into ``model_registry/.tmp-*``, fsynced, and renamed into place in one step."""
+        into ``model_registry/.tmp-*``, fsynced, and renamed into place in one step. Switches and
+        registrations happen ``at`` (default: the registry's clock); services pass their ``now``."""
         sources = metadata.collect_artifacts(files)
         kind = ChangeKind.parse(kind)
         for number in (n for n in (version, base) if n is not None):
@@ -187,7 +189,7 @@ class Registry:
                 version = next_version(used, kind, base)
             elif version in used or os.path.lexists(self.root / version):
                 raise BadInput(f"version {version} already exists or existed; versions are immutable")
-            info = VersionInfo(version=version, created_at=self._now(), parent=base, description=description,
+            info = VersionInfo(version=version, created_at=self._now(at), parent=base, description=description,
                                kind=kind, metrics=dict(metrics or {}), params=dict(params or {}),
                                training_window=None if training_window is None else dict(training_window),
                                nbalife_version=__version__, files=(), path=self.root / version)
@@ -196,15 +198,17 @@ class Registry:
                 info.path, sources, lambda files: metadata.dumps(replace(info, files=files)), self._fault)
             info = replace(info, files=entries)
             self._fault()
-            self._record(journal.REGISTER, base, version, description, {"kind": kind.value, "metrics": info.metrics})
+            self._record(journal.REGISTER, base, version, description, {"kind": kind.value, "metrics": info.metrics},
+                         info.created_at)
         return info
 
-    def promote(self, version: str, *, gate: Check | None = None, force: bool = False, reason: str = "") -> Switch:
+    def promote(self, version: str, *, gate: Check | None = None, force: bool = False, reason: str = "",
+                at: datetime | None = None) -> Switch:
         """Make ``version`` production after verifying its checksums and passing ``gate``, run
         under the lock with the candidate's and production's metadata (default: ``Gate()``,
         which passes). Failures are CheckFailed naming them unless ``force``; a gate may also
         raise (e.g. BadInput for a set that does not load), which refuses even with ``force``.
-        The verdict's details go into the journal line and the lifecycle event."""
+        The verdict's details go into the journal line and the lifecycle event (at ``at``)."""
         parse_version(version)
         with self._mutation():
             info = self._verified(version)
@@ -218,10 +222,10 @@ class Registry:
                     f"version {version} rejected by the promotion gate: {'; '.join(failures)} "
                     "(use force to promote anyway)"
                 )
-            return self._switch(journal.PROMOTE, current, version, reason, force, failures, verdict.details)
+            return self._switch(journal.PROMOTE, current, version, reason, force, failures, verdict.details, at)
 
     def rollback(
-        self, version: str | None = None, *, reason: str = "", check: Check | None = None
+        self, version: str | None = None, *, reason: str = "", check: Check | None = None, at: datetime | None = None
     ) -> Switch:
         """Make ``version`` production again, or without it the version that was production
         before the current one. Each rollback without a version steps one further back.
@@ -249,7 +253,7 @@ class Registry:
             info = self._verified(version)
             if check is not None:
                 check(info, metadata.load_or_none(self.root, current))
-            return self._switch(journal.ROLLBACK, current, version, reason, False, ())
+            return self._switch(journal.ROLLBACK, current, version, reason, False, (), at=at)
 
     def gc(self, keep: int, protected: Collection[str] = ()) -> GcResult:
         """Delete all but the newest ``keep`` versions, never production, the previous
@@ -301,10 +305,11 @@ class Registry:
         return cleaned, events
 
     def _switch(self, action: str, current: str | None, version: str, reason: str, forced: bool,
-                failures: tuple[str, ...], details: dict[str, Any] | None = None) -> Switch:
+                failures: tuple[str, ...], details: dict[str, Any] | None = None,
+                at: datetime | None = None) -> Switch:
         """Record the switch, then swap the pointer atomically (a crash between: see _recover)."""
         details = {**(details or {}), **({"force": True, "gate_failures": list(failures)} if forced else {})}
-        event = RegistryEvent(self._now(), action, current, version, reason, self._user, self._host, details)
+        event = RegistryEvent(self._now(at), action, current, version, reason, self._user, self._host, details)
         journal.append(self.history_path, event)
         self._fault()
         storage.replace_symlink(self.pointer, f"../{self.root.name}/{version}")
@@ -322,7 +327,7 @@ class Registry:
     def _journal(self, action: str, frm: str | None, to: str | None, reason: str, details: dict[str, Any],
                  at: datetime | None = None) -> RegistryEvent:
         """Append a non-switch event (at ``at``, default now) to the journal only."""
-        event = RegistryEvent(at or self._now(), action, frm, to, reason, self._user, self._host, details)
+        event = RegistryEvent(self._now(at), action, frm, to, reason, self._user, self._host, details)
         journal.append(self.history_path, event)
         return event
 
@@ -331,8 +336,8 @@ class Registry:
         inspection.require_ok(self.verify(version), self.root / version)
         return metadata.load(self.root / version)
 
-    def _now(self) -> datetime:
-        now = self._clock()
+    def _now(self, at: datetime | None = None) -> datetime:
+        now = self._clock() if at is None else at
         return now.replace(tzinfo=timezone.utc) if now.tzinfo is None else now.astimezone(timezone.utc)
 
     def _emit(self, event: RegistryEvent) -> None:

@@ -119,7 +119,7 @@ def _update(engine: Engine, registry: Registry, settings: Settings, *, now: dt.d
     info = register_derived(registry, production, model.save, ChangeKind.DEJAVU_UPDATE,
                             description=description, metrics=dict(production.info.metrics),
                             params={**production.info.params, METADATA_KEY: record},
-                            training_window=window)
+                            training_window=window, now=now)
     refused = None
     if settings.dejavu.auto_promote:
         promotion = promote(registry, engine, settings, info.version, now=now,

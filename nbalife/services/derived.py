@@ -63,15 +63,16 @@ def register_derived(
     metrics: dict[str, Any],
     params: dict[str, Any],
     training_window: dict[str, Any] | None = None,
+    now: dt.datetime,
 ) -> VersionInfo:
     """Copy production's files into a staging folder, let ``write_part`` overwrite its part there,
-    and register the folder as a ``kind`` child of production (by default with its training
-    window)."""
+    and register the folder as a ``kind`` child of production created at ``now`` (by default with
+    its training window)."""
     with registry.staging(".derive-") as staging:
         folder = Path(staging)
         for entry in production.info.files:
             shutil.copyfile(production.path / entry.name, folder / entry.name)
         write_part(folder)
         return registry.register(folder, kind, metrics=metrics, params=params, description=description,
-                                 base=production.version,
+                                 base=production.version, at=now,
                                  training_window=training_window or production.info.training_window)

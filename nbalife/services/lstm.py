@@ -2,7 +2,9 @@
 production on the same held-out games. It never promotes.
 
 The candidate is trained by ``services.train.train`` on every game up to a cutoff: the most
-recent ``lstm.holdout_games`` games are held out, all of them after production's training window.
+recent ``lstm.holdout_games`` games are held out, all after the training window of the version that
+fitted production's LSTM (``triggers.lstm_origin``: a Dejavu update moves production's window on
+weekly, but only adds games to Dejavu's database, which the comparison leaves them out of).
 It refits every learned part, Dejavu's database included (on the same training split as the
 LSTM): the ensemble weights and the conformal quantile are fitted on out-of-sample residuals of
 the very Dejavu that ships, which production's database (grown by Dejavu updates that may hold
@@ -177,8 +179,6 @@ def event_details(result: RetrainResult, settings: Settings) -> dict[str, Any]:
 
 def _retrain(engine: Engine, registry: Registry, settings: Settings, production: VersionInfo, *,
              now: dt.datetime, force: bool, progress: EpochProgress | None) -> RetrainResult:
-    from nbalife.services.drift import training_dates
-
     chain = lineage(registry, production)
     age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_now(engine, production, settings, now),
                              force=force)
@@ -187,15 +187,18 @@ def _retrain(engine: Engine, registry: Registry, settings: Settings, production:
     if not fired:
         return RetrainResult(**common, outcome="skipped", message="no trigger fires: "
                              + "; ".join(f"{t.name}: {t.reason}" for t in triggers[:4]))
+    last_seen = age.cutoff
+    if last_seen is None:
+        raise BadInput(f"version {age.version} records no training window: no games can be held out after it")
     games = _games(engine, now.date())
-    last_seen = training_dates(production)[1].isoformat()
     wanted = settings.lstm.holdout_games
     newer = int((games["game_date"] > last_seen).sum())
     # Held out: every game on or after the date of the wanted-th most recent one (no date is split).
     first_held = games["game_date"].iloc[-wanted] if len(games) >= wanted else None
     if newer < wanted or first_held is None or first_held <= last_seen:
-        message = (f"{', '.join(fired)} fired, but only {newer} games follow production's training window "
-                   f"(ends {last_seen}); comparing needs lstm.holdout_games {wanted} games neither has seen")
+        message = (f"{', '.join(fired)} fired, but only {newer} games follow the training window of production's "
+                   f"LSTM ({age.version}, ends {last_seen}); comparing needs lstm.holdout_games {wanted} games "
+                   "neither has seen")
         if force:
             raise BadInput(f"--force: {message}")
         return RetrainResult(**common, outcome="skipped", message=message)
@@ -242,6 +245,6 @@ def _train_and_compare(registry: Registry, settings: Settings, production: Versi
                   "holdout": candidate.n}
         info = registry.register(Path(staging), ChangeKind.LSTM_RETRAIN, base=production.version, metrics=metrics,
                                  params=dataclasses.asdict(model_params(settings)), training_window=window,
-                                 description=f"LSTM retrain ({', '.join(fired)})")
+                                 description=f"LSTM retrain ({', '.join(fired)})", at=now)
     return dataclasses.replace(result, version=info.version,
                                message=f"registered {info.version} (not promoted): {figures}")

@@ -161,7 +161,7 @@ def promote(
         return Verdict(verdicts[-1].reasons, {"gate": asdict(verdicts[-1])})
 
     try:
-        switch = registry.promote(version, gate=check, force=force, reason=reason)
+        switch = registry.promote(version, gate=check, force=force, reason=reason, at=now)
     except CheckFailed as exc:
         if not verdicts or verdicts[-1].passed:
             raise
@@ -172,15 +172,15 @@ def promote(
     return Promotion(verdicts[-1], switch, None)
 
 
-def rollback(registry: Registry, version: str | None, *, reason: str = "") -> Switch:
-    """Production back to ``version`` (default: the previous production) once it loads."""
+def rollback(registry: Registry, version: str | None, *, now: dt.datetime, reason: str = "") -> Switch:
+    """Production back to ``version`` (default: the previous production) once it loads, at ``now``."""
     from nbalife.services.model_loading import load_model_set
 
     def loads(target: VersionInfo, _production: VersionInfo | None) -> Verdict:
         load_model_set(registry, target.version)
         return Verdict()
 
-    return registry.rollback(version, reason=reason, check=loads)
+    return registry.rollback(version, reason=reason, check=loads, at=now)
 
 
 def collect_garbage(registry: Registry, engine: Engine, settings: Settings, keep: int | None) -> GcResult:

@@ -202,3 +202,19 @@ def test_exit_codes_as_a_process(tmp_path: Path) -> None:
     for args in (["conformal", "check", "--days", "0"], ["conformal", "status"]):
         done = run_nbalife(*args, env={**os.environ, **env})
         assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_dejavu_update_keeps_the_layers_evidence(cli_db, engine, home, production, repo_data) -> None:
+    log_window(engine, home, repo_data, n=150, stretch=1.5)
+    update = cli_db("--json", "dejavu", "update", env={"NBALIFE_DEJAVU__AUTO_PROMOTE": "true"})
+    assert update.exit_code == 0, update.output
+    registry = Registry(home)
+    updated = registry.current_version()
+    assert updated != production and registry.show(updated).parent == production
+    result, report = check(cli_db)  # the update serves the same conformal.json: production's rows count
+    assert result.exit_code == 1 and report["production"] == updated, result.output
+    assert report["outcome"] == "drift" and report["n"] == 150
+    result, report = check(cli_db, "--apply")
+    assert registry.current_version() == report["recalibration"]["version"]
+    result, report = check(cli_db)  # a new layer: the old rows measured another interval
+    assert result.exit_code == 0 and report["outcome"] == "too_few" and report["n"] == 0

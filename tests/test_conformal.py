@@ -69,6 +69,10 @@ def test_drift_registers_a_patch_and_apply_promotes_it(cli_db, engine, home, pro
     old = {f.name: f.sha256 for f in registry.show(production).files}
     new = {f.name: f.sha256 for f in info.files}
     assert {name for name in old if old[name] != new[name]} == {"conformal.json"}
+    result, report = check(cli_db)  # the next day's check: drift still, and 1.0.1 still waits
+    assert result.exit_code == 1 and "still waiting" in result.stderr, result.output
+    assert report["recalibration"]["version"] == "1.0.1" and report["recalibration"]["waiting"]
+    assert sorted(registry.versions()) == [production, "1.0.1"]
 
     result, report = check(cli_db, "--apply")
     applied = report["recalibration"]

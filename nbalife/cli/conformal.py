@@ -45,6 +45,8 @@ def check(
                    f"{result.min_samples}", err=True)
     if result.drift and fixed is not None:
         action = ("promoted" if fixed.applied else f"registered, not promoted: {fixed.refused}" if fixed.refused
+                  else "registered by an earlier check, still waiting (promote it with `nbalife registry "
+                       "promote`, or run with --apply)" if fixed.waiting
                   else "registered (promote it with `nbalife registry promote`)")
         found = (f"miss CUSUM {result.cusum:.2f} is above {result.cusum_threshold:g}"
                  if result.trigger == "sequential" else

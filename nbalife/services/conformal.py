@@ -40,7 +40,7 @@ from sqlalchemy import Engine
 
 from nbalife.config import ConformalSettings, Settings
 from nbalife.errors import BadInput
-from nbalife.registry import ChangeKind, Production, Registry, VersionInfo
+from nbalife.registry import ChangeKind, Production, Registry, Status, VersionInfo
 from nbalife.services.derived import register_derived, run_on_production
 from nbalife.services.registry import promote, waiting_for_freeze
 from nbalife.store.engine import reachable
@@ -64,6 +64,7 @@ class Recalibration:
     coverage_after: float  # of the new interval on the window it was fitted on (in sample)
     applied: bool
     refused: str | None = None  # why the promotion gate kept it from production
+    waiting: bool = False  # an earlier check registered it; it still awaits promotion
 
 
 @dataclass(frozen=True)
@@ -210,9 +211,25 @@ def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
                          decision.trigger, decision.cusum, cfg.cusum_threshold)
     if decision.trigger is None:
         return result if len(rows) >= cfg.min_samples else dataclasses.replace(result, outcome="too_few")
-    recalibration = _recalibrate(engine, registry, settings, production, decision.rows, result, now=now,
-                                 apply=apply)
+    waiting = None if apply else _waiting_recalibration(registry, production)
+    recalibration = waiting or _recalibrate(engine, registry, settings, production, decision.rows, result,
+                                            now=now, apply=apply)
     return dataclasses.replace(result, outcome="drift", recalibration=recalibration)
+
+
+def _waiting_recalibration(registry: Registry, production: Production) -> Recalibration | None:
+    """The newest recalibration of production that an earlier check registered and nobody has
+    promoted yet: a check without ``--apply`` reports it instead of registering one more each day."""
+    for row in sorted(registry.list_versions(), key=lambda r: r.created_at or dt.datetime.min, reverse=True):
+        if row.status is not Status.CANDIDATE or row.kind is not ChangeKind.RECALIBRATION:
+            continue
+        info = registry.show(row.version)
+        record = info.params.get(METADATA_KEY)
+        if info.parent == production.version and isinstance(record, dict):
+            return Recalibration(info.version, str(record["method"]), float(record["old_quantile"]),
+                                 float(record["new_quantile"]), float(record["coverage_after"]),
+                                 applied=False, waiting=True)
+    return None
 
 
 def refit_layer(production_dir: Path, rows: list[ResolvedPrediction], settings: Settings, method: str,

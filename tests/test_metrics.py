@@ -322,10 +322,10 @@ def test_prometheus_export_parses_and_is_replaced_atomically(cli_db: Cli, engine
         assert samples[("nbalife_coverage", window_label)] == pytest.approx(expected["coverage"])
         assert samples[("nbalife_interval_width", window_label)] == pytest.approx(expected["mean_width"])
     assert samples[("nbalife_production_info", (("version", "none"),))] == 1
-    assert samples[("nbalife_job_last_exit_code", (("job", "gc"),))] == 4
-    assert samples[("nbalife_job_last_exit_code", (("job", "metrics-check"),))] == 1
-    assert samples[("nbalife_job_last_success_timestamp_seconds", (("job", "metrics-check"),))] == 1700000000
-    assert ("nbalife_job_last_success_timestamp_seconds", (("job", "gc"),)) not in samples
+    assert samples[("nbalife_job_last_exit_code", (("task", "gc"),))] == 4
+    assert samples[("nbalife_job_last_exit_code", (("task", "metrics-check"),))] == 1
+    assert samples[("nbalife_job_last_success_timestamp_seconds", (("task", "metrics-check"),))] == 1700000000
+    assert ("nbalife_job_last_success_timestamp_seconds", (("task", "gc"),)) not in samples
     assert samples[("nbalife_drift_psi", (("feature", "d18"),))] == 0.05
     assert samples[("nbalife_abtest_active", ())] == 0
 

@@ -53,16 +53,16 @@ def write_textfile(path: Path, exposition: Exposition) -> Path:
                 gauge.labels(window=label).set(value)
     Info("nbalife_production", "The model set serving in production", registry=registry).info(
         {"version": exposition.production or "none"})
-    exit_code = Gauge("nbalife_job_last_exit_code", "Exit code of the job's last run", ["job"], registry=registry)
-    exit_time = Gauge("nbalife_job_last_run_timestamp_seconds", "When the job last ran", ["job"], registry=registry)
+    exit_code = Gauge("nbalife_job_last_exit_code", "Exit code of the job's last run", ["task"], registry=registry)
+    exit_time = Gauge("nbalife_job_last_run_timestamp_seconds", "When the job last ran", ["task"], registry=registry)
     success = Gauge("nbalife_job_last_success_timestamp_seconds",
-                    "When the job last completed (exit 0, or 1 for a finding)", ["job"], registry=registry)
+                    "When the job last completed (exit 0, or 1 for a finding)", ["task"], registry=registry)
     for job in exposition.jobs:
         if job.exit_code is not None:
-            exit_code.labels(job=job.job).set(job.exit_code)
-            exit_time.labels(job=job.job).set(job.exit_time or 0)
+            exit_code.labels(task=job.job).set(job.exit_code)
+            exit_time.labels(task=job.job).set(job.exit_time or 0)
         if job.success_time is not None:
-            success.labels(job=job.job).set(job.success_time)
+            success.labels(task=job.job).set(job.success_time)
     Gauge("nbalife_abtest_active", "1 while an A/B test runs", registry=registry).set(int(exposition.abtest_active))
     Gauge("nbalife_abtest_stage_share", "The candidate's traffic share at the current stage (0..1)",
           registry=registry).set(exposition.abtest_stage_share or 0.0)

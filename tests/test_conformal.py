@@ -222,3 +222,20 @@ def test_a_dejavu_update_keeps_the_layers_evidence(cli_db, engine, home, product
     assert registry.current_version() == report["recalibration"]["version"]
     result, report = check(cli_db)  # a new layer: the old rows measured another interval
     assert result.exit_code == 0 and report["outcome"] == "too_few" and report["n"] == 0
+
+
+def test_in_a_freeze_apply_waits_once_then_applies(cli_db, engine, home, production, repo_data) -> None:
+    from tests.test_freeze import window_around_now
+
+    frozen = {"NBALIFE_REGISTRY__FREEZE": window_around_now()}
+    log_window(engine, home, repo_data, n=150, stretch=1.5)
+    result, report = check(cli_db, "--apply", env=frozen)
+    assert result.exit_code == 1 and "freeze" in report["recalibration"]["refused"], result.output
+    registry = Registry(home)
+    assert registry.current_version() == production and sorted(registry.versions()) == [production, "1.0.1"]
+    result, report = check(cli_db, "--apply", env=frozen)  # the next day, still frozen: no second version
+    assert result.exit_code == 1 and "registered by an earlier check" in result.stderr, result.output
+    assert report["recalibration"]["waiting"] and report["recalibration"]["version"] == "1.0.1"
+    assert sorted(registry.versions()) == [production, "1.0.1"]
+    result, report = check(cli_db, "--apply")  # out of the freeze: a fresh refit is promoted
+    assert report["recalibration"]["applied"] and registry.current_version() == "1.0.2", result.output

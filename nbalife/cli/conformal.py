@@ -44,7 +44,9 @@ def check(
         typer.echo(f"too few resolved predictions to judge: {result.n} < conformal.min_samples "
                    f"{result.min_samples}", err=True)
     if result.drift and fixed is not None:
-        action = ("promoted" if fixed.applied else f"registered, not promoted: {fixed.refused}" if fixed.refused
+        action = ("promoted" if fixed.applied
+                  else f"registered by an earlier check, not promoted: {fixed.refused}" if fixed.waiting and fixed.refused
+                  else f"registered, not promoted: {fixed.refused}" if fixed.refused
                   else "registered by an earlier check, still waiting (promote it with `nbalife registry "
                        "promote`, or run with --apply)" if fixed.waiting
                   else "registered (promote it with `nbalife registry promote`)")

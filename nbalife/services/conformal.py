@@ -42,7 +42,7 @@ from nbalife.config import ConformalSettings, Settings
 from nbalife.errors import BadInput
 from nbalife.registry import ChangeKind, Production, Registry, Status, VersionInfo
 from nbalife.services.derived import register_derived, run_on_production
-from nbalife.services.registry import promote, waiting_for_freeze
+from nbalife.services.registry import active_freeze, promote, waiting_for_freeze
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import ResolvedPrediction, latest_resolved
 
@@ -211,7 +211,10 @@ def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
                          decision.trigger, decision.cusum, cfg.cusum_threshold)
     if decision.trigger is None:
         return result if len(rows) >= cfg.min_samples else dataclasses.replace(result, outcome="too_few")
-    waiting = None if apply else _waiting_recalibration(registry, production)
+    frozen = active_freeze(settings, now) if apply else None
+    waiting = None if apply and not frozen else _waiting_recalibration(registry, production)
+    if waiting is not None and frozen:
+        waiting = dataclasses.replace(waiting, refused=f"promotion waits for the live-game freeze {frozen!r}")
     recalibration = waiting or _recalibrate(engine, registry, settings, production, decision.rows, result,
                                             now=now, apply=apply)
     return dataclasses.replace(result, outcome="drift", recalibration=recalibration)
@@ -219,7 +222,8 @@ def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
 
 def _waiting_recalibration(registry: Registry, production: Production) -> Recalibration | None:
     """The newest recalibration of production that an earlier check registered and nobody has
-    promoted yet: a check without ``--apply`` reports it instead of registering one more each day."""
+    promoted yet: a check without ``--apply``, or inside a live-game freeze, reports it instead of
+    registering one more each day."""
     for row in sorted(registry.list_versions(), key=lambda r: r.created_at or dt.datetime.min, reverse=True):
         if row.status is not Status.CANDIDATE or row.kind is not ChangeKind.RECALIBRATION:
             continue

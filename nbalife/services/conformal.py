@@ -119,8 +119,9 @@ def layer_versions(registry: Registry, production: Production) -> tuple[str, ...
     def layer_sha(info: VersionInfo) -> str | None:
         return next((f.sha256 for f in info.files if f.name == JSON_FILE), None)
 
+    registered = set(registry.versions())
     sha, versions, info = layer_sha(production.info), [production.version], production.info
-    while info.parent is not None and info.parent in registry.versions():
+    while info.parent is not None and info.parent in registered:
         info = registry.show(info.parent)
         if layer_sha(info) != sha:
             break

@@ -5,13 +5,17 @@ folder, then runs each command ``--runs`` times, each run paired with its yardst
 A B A B ...): ``python -c pass`` (the interpreter alone) and, for ``predict``, ``python -c
 "import torch"`` (what every scoring path paid before inference moved to numpy). Per run: wall
 seconds (a monotonic clock around the child), CPU seconds (user + system) and peak memory of the
-child from ``os.wait4``. Prints medians and the median of the pairwise wall ratios against the
-targets of issue 13; writes ``benchmarks/results/startup.json``.
+child from ``os.wait4``. Prints medians, the median of the pairwise wall ratios and the wall-time
+targets; writes ``benchmarks/results/startup.json``.
+
+``--baseline DIR`` also runs each command from another checkout of nbalife (``PYTHONPATH=DIR``; e.g.
+``git worktree add /tmp/base main``) in the same rounds (A yardstick B ...), and prints the CPU of the
+two side by side: a before-and-after in one run, on one machine state.
 
 Bytecode caching is on for every child, as in an installed nbalife (a ``PYTHONDONTWRITEBYTECODE``
 environment would recompile each changed module on every run); the warm-up run writes the caches.
 
-Run: ``.venv/bin/python -m benchmarks.bench_startup [--runs 5]``. On a busy machine
+Run: ``.venv/bin/python -m benchmarks.bench_startup [--runs 5] [--baseline DIR]``. On a busy machine
 wall time exceeds CPU time; the CPU column is the steadier figure.
 """
 
@@ -47,10 +51,10 @@ def commands(home: Path) -> list[tuple[str, list[str], list[str], float]]:
     ]
 
 
-def run_once(command: list[str]) -> tuple[float, float, float]:
+def run_once(command: list[str], env: dict[str, str] = ENV) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak resident MiB of one run of ``command``."""
     started = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV) as child:
+    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as child:
         assert child.stderr is not None
         errors = child.stderr.read()
         _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
@@ -73,7 +77,9 @@ def demo_home(folder: Path) -> Path:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--baseline", type=Path, help="another nbalife checkout to run beside this one")
     args = parser.parse_args()
+    base_env = {**ENV, "PYTHONPATH": str(args.baseline.resolve())} if args.baseline else None
 
     nbalife = [sys.executable, "-m", "nbalife"]
     rows, results = [], []
@@ -81,22 +87,31 @@ def main() -> None:
         home = demo_home(Path(folder))
         for label, arguments, yardstick, target in commands(home):
             run_once(nbalife + arguments)  # warm-up: file cache, .pyc
-            pairs = [(run_once(nbalife + arguments), run_once(yardstick)) for _ in range(args.runs)]
-            wall = statistics.median(a[0] for a, _ in pairs)
-            cpu = statistics.median(a[1] for a, _ in pairs)
-            peak = max(a[2] for a, _ in pairs)
-            ratio = statistics.median(a[0] / b[0] for a, b in pairs)
+            if base_env:
+                run_once(nbalife + arguments, base_env)
+            rounds = [(run_once(nbalife + arguments), run_once(yardstick),
+                       run_once(nbalife + arguments, base_env) if base_env else None) for _ in range(args.runs)]
+            wall = statistics.median(a[0] for a, _, _ in rounds)
+            cpu = statistics.median(a[1] for a, _, _ in rounds)
+            peak = max(a[2] for a, _, _ in rounds)
+            ratio = statistics.median(a[0] / b[0] for a, b, _ in rounds)
             base = "import torch" if yardstick is TORCH else "python -c pass"
-            base_wall = statistics.median(b[0] for _, b in pairs)
-            rows.append((label, wall, cpu, peak, target, "yes" if wall <= target else "NO", base,
-                         base_wall, ratio))
-            results.append({"command": label, "wall_s": wall, "cpu_s": cpu, "peak_mib": peak,
-                            "target_wall_s": target, "yardstick": base, "yardstick_wall_s": base_wall,
-                            "wall_ratio": ratio, "runs": args.runs})
-    print_table(f"Whole-process start-up, median of {args.runs} runs (peak: largest run)",
-                ["command", "wall s", "cpu s", "peak MiB", "target s", "met", "vs", "vs wall s",
-                 "ratio"], rows)
-    write_json("startup", {"commands": results})
+            base_wall = statistics.median(b[0] for _, b, _ in rounds)
+            row = [label, wall, cpu, peak, target, "yes" if wall <= target else "NO", base, base_wall, ratio]
+            result = {"command": label, "wall_s": wall, "cpu_s": cpu, "peak_mib": peak, "target_wall_s": target,
+                      "yardstick": base, "yardstick_wall_s": base_wall, "wall_ratio": ratio, "runs": args.runs}
+            if base_env:
+                before_cpu = statistics.median(c[1] for _, _, c in rounds)
+                change = statistics.median(a[1] - c[1] for a, _, c in rounds)
+                row += [before_cpu, change]
+                result.update(baseline_cpu_s=before_cpu, cpu_change_s=change)
+            rows.append(tuple(row))
+            results.append(result)
+    columns = ["command", "wall s", "cpu s", "peak MiB", "target s", "met", "vs", "vs wall s", "ratio"]
+    if base_env:
+        columns += ["baseline cpu s", "cpu change s"]
+    print_table(f"Whole-process start-up, median of {args.runs} runs (peak: largest run)", columns, rows)
+    write_json("startup", {"commands": results, "baseline": str(args.baseline) if args.baseline else None})
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Annotated, Any
 
 import pytest
 from hypothesis import given, settings
@@ -140,25 +141,42 @@ def test_root_lists_commands_without_building_them() -> None:
         assert re.search(rf"^  {name}\s+{re.escape(short[:25])}", listing, re.MULTILINE), name
 
 
+def argument_command(kind: type, low: int | None, plain: bool):
+    """A one-argument click command built by typer; converted by nbalife.cli.coercion if ``plain``."""
+    import typer
+    import typer.main
+
+    from nbalife.cli.coercion import convert_tree
+
+    def show(value):  # noqa: ANN001, ANN202
+        return value
+
+    show.__annotations__ = {"value": Annotated[kind, typer.Argument(min=low)]}  # kind is chosen at run time
+    app = typer.Typer()
+    app.command()(show)
+    command = typer.main.get_command(app)
+    return convert_tree(command) if plain else command
+
+
+def conversion(command, text: str) -> tuple[Any, str | None]:
+    """(type and repr of the value, None) or (None, the error message) of ``command`` given ``text``."""
+    import typer
+
+    try:
+        value = command.main(["--", text], standalone_mode=False)
+    except typer.BadParameter as exc:
+        return None, exc.message
+    return (type(value), repr(value)), None
+
+
 @settings(max_examples=400, deadline=None)
 @given(text=st.text(alphabet=st.sampled_from(list("0123456789+-._eE xinfatrueyso\t\n\x1c\x85\xa0\u3000")), max_size=8),
-       kind=st.sampled_from([int, float, bool, str]), low=st.sampled_from([None, 0, 1]))
+       kind=st.sampled_from([int, float, bool, str, Path]), low=st.sampled_from([None, 0, 1]))
 def test_plain_conversion_gives_typers_values_and_messages(text: str, kind: type, low: int | None) -> None:
-    """nbalife.cli.coercion converts option values as typer's pydantic adapters do, without pydantic."""
-    import typer
-    from pydantic import ValidationError
-    from typer._adapters import try_build_adapter
-    from typer.models import OptionInfo
+    """nbalife.cli.coercion converts option values as typer's own (pydantic) conversion does, without it."""
+    from nbalife.cli.coercion import PlainArgument
 
-    from nbalife.cli.coercion import PlainValue
-
-    info = OptionInfo(min=low if kind in (int, float) else None)
-    try:
-        expected, error = try_build_adapter(kind, info).validate_python(text), None
-    except ValidationError as exc:
-        expected, error = None, exc.errors()[0]["msg"]
-    try:
-        got, message = PlainValue(parameter_info=info, annotation=kind, kind=kind).convert(text), None
-    except typer.BadParameter as exc:
-        got, message = None, exc.message
-    assert (type(got), repr(got), message) == (type(expected), repr(expected), error)
+    low = low if kind in (int, float) else None
+    plain = argument_command(kind, low, plain=True)
+    assert type(plain.params[0]) is PlainArgument
+    assert conversion(plain, text) == conversion(argument_command(kind, low, plain=False), text)

@@ -19,8 +19,9 @@ from typer.models import TyperInfo
 from nbalife.cli.coercion import convert_tree
 
 if TYPE_CHECKING:
-    from typer._click import Command
-    from typer.core import MarkupMode
+    from typer.core import MarkupMode, TyperCommand, TyperGroup
+
+    Command = TyperCommand | TyperGroup
 
 
 class LazyCommands(Mapping[str, "Command"]):

@@ -1,8 +1,9 @@
 """LSTM forecaster: a sequence model on ``d0..d18`` predicting the move ``d24 - d18``.
 
-Training runs in PyTorch (``nbalife.forecast.lstm_torch``, imported by ``fit`` only); scoring
-runs the saved weights through a numpy forward pass (``nbalife.forecast.lstm_numpy``), so
-loading and predicting never import torch. Saved as ``lstm.npz`` (the weights) and
+Training runs in PyTorch (``nbalife.forecast.lstm_torch``, imported by ``fit`` only) on a
+``Schedule`` (``nbalife.forecast.lstm_schedule``: the forecaster's parameters); scoring runs the
+saved weights through a numpy forward pass (``nbalife.forecast.lstm_numpy``), so loading and
+predicting never import torch. Saved as ``lstm.npz`` (the weights) and
 ``lstm.json`` (parameters, normalisation, training history).
 
 Inputs, per minute ``m = 0..18``: ``d_m / scale`` and ``m / 18``. ``scale`` is the training SD of
@@ -22,7 +23,7 @@ persistence scores 4.601 and the simulator's oracle, which knows each game's tru
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ import numpy as np
 from nbalife.errors import BadInput
 from nbalife.forecast import lstm_numpy
 from nbalife.forecast.artifacts import field, read_model, require_fitted, write_json, write_npz
+from nbalife.forecast.lstm_schedule import EpochProgress, Schedule
 from nbalife.forecast.patterns import LAST, PATTERN_LENGTH, check_patterns, check_values
 from nbalife.vocab import DEVICES
 
@@ -40,9 +42,6 @@ LEGACY_PT_FILE = "lstm.pt"  # the weights of model sets saved before lstm.npz (r
 FORMAT = "nbalife.lstm"
 _MINUTES = np.arange(PATTERN_LENGTH, dtype=np.float32) / LAST
 _NORMALISATION = {"input_scale", "target_mean", "target_sd"}
-
-EpochProgress = Callable[[int, int, float, float], None]
-"""Called after each training epoch as ``progress(epoch, epochs, train_loss, val_loss)``."""
 
 
 class LSTMForecaster:
@@ -69,9 +68,8 @@ class LSTMForecaster:
         self.tol = tol
 
     def get_params(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in (
-            "hidden_size", "num_layers", "epochs", "batch_size", "learning_rate", "patience",
-            "seed", "device", "tol")}
+        """The parameters, the fields of ``Schedule``."""
+        return {f.name: getattr(self, f.name) for f in fields(Schedule)}
 
     def _check_params(self) -> None:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size", "patience"):
@@ -96,7 +94,7 @@ class LSTMForecaster:
         ``patience`` epochs without a better validation loss (better: below the best so far
         by more than the fraction ``tol`` of it) and keeps the best epoch's weights.
         ``progress(epoch, epochs, train_loss, val_loss)`` is called after each epoch."""
-        from nbalife.forecast.lstm_torch import Schedule, train_network
+        from nbalife.forecast.lstm_torch import train_network
 
         self._check_params()
         X, moves = _patterns_and_moves(X_train, moves_train, "training")

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,9 +20,7 @@ from torch import nn
 from nbalife.errors import BadInput
 from nbalife.forecast.lstm_fused import last_hidden
 from nbalife.forecast.lstm_numpy import INPUT_SIZE, Weights, check_weights
-
-if TYPE_CHECKING:
-    from nbalife.forecast.lstm import EpochProgress
+from nbalife.forecast.lstm_schedule import EpochProgress, Schedule
 
 HUBER_DELTA = 1.0
 EVAL_BATCH = 2048  # validation rows per pass: bounds the gates the fused kernel keeps
@@ -60,22 +57,6 @@ def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
     return device
-
-
-@dataclass(frozen=True)
-class Schedule:
-    """How to train: network size, optimiser, batches, early stopping (``patience`` epochs
-    without a validation loss below ``best * (1 - tol)``), seed and device."""
-
-    hidden_size: int
-    num_layers: int
-    epochs: int
-    batch_size: int
-    learning_rate: float
-    patience: int
-    seed: int
-    device: str
-    tol: float = 0.0
 
 
 def train_network(schedule: Schedule, inputs: np.ndarray, targets: np.ndarray,

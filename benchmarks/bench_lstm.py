@@ -1,26 +1,23 @@
-"""Benchmark LSTM training, before and after, in one run, and the LSTM's inference.
+"""Benchmark LSTM training and the LSTM's inference.
 
-Training: the same simulated games (training season seed 1; validation, a tenth of its size, seed
-2; 10,000 test games, seed 3) are trained by up to three ways, in one run:
+Training: simulated games (training season seed 1; validation, a tenth of its size, seed 2;
+10,000 test games, seed 3) trained by ``LSTMForecaster.fit`` (``nn.LSTM`` through autograd), in
+one run:
 
-- ``before``: the training loop as it was (``baseline_fit`` below): ``nn.LSTM``'s CPU kernel
-  (autograd through every gate op), batch 256, learning rate 0.001, every epoch;
-- ``after``: ``LSTMForecaster.fit``: the fused kernel (``nbalife.forecast.lstm_fused``), the
-  batch size and learning rate given (by default the config's), every epoch;
-- ``early`` (with ``--tol``): ``after`` with early stopping: ``--patience`` (default the
-  config's) epochs without a validation loss below the best by more than the fraction ``tol``.
+- ``fit``: the batch size and learning rate given (by default the config's), every epoch;
+- ``early`` (with ``--tol``): ``fit`` with early stopping: ``--patience`` (default the config's)
+  epochs without a validation loss below the best by more than the fraction ``tol``.
 
 Both train on ``--threads`` intra-op threads (``lstm_torch.CPU_TRAIN_THREADS``, 1 by default).
 Reported per way: wall and CPU (user + sys) seconds, seconds per epoch, epochs run, best epoch,
-validation and test MAE (points), and after's paired MAE difference to before with its standard
+validation and test MAE (points), and early's paired MAE difference to fit with its standard
 error. Then the trained weights score the test games and one game at a time by the numpy
 forward pass (what scoring uses) and by the torch network, with the largest difference.
 
 Prints a table and writes ``benchmarks/results/bench_lstm.json`` (default size) or
 ``bench_lstm_<games>x<epochs>_b<batch>_t<threads>[_tol<tol>].json``. Run
 ``.venv/bin/python -m benchmarks.bench_lstm [--games 20000] [--epochs 5] [--batch-size B]
-[--learning-rate R] [--threads T] [--tol TOL [--patience P]] [--skip-before]``; the issue's
-case is ``--games 50000 --epochs 20``.
+[--learning-rate R] [--threads T] [--tol TOL [--patience P]]``.
 """
 
 from __future__ import annotations
@@ -31,18 +28,16 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from torch import nn
 
 from benchmarks.common import print_table, write_json
 from nbalife.config import LstmSettings
 from nbalife.forecast import lstm_torch
 from nbalife.forecast.lstm import LSTMForecaster, _inputs
 from nbalife.forecast.lstm_numpy import forward
-from nbalife.forecast.lstm_torch import HUBER_DELTA, Network, network_from_weights
-from nbalife.forecast.patterns import LAST, GameArrays, to_arrays
+from nbalife.forecast.lstm_torch import network_from_weights
+from nbalife.forecast.patterns import LAST, to_arrays
 from nbalife.simulate import simulate_season
 
-BEFORE = {"batch_size": 256, "learning_rate": 1e-3, "tol": 0.0}
 DEFAULT_SIZE = (20_000, 5)
 
 
@@ -56,7 +51,6 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=lstm_torch.CPU_TRAIN_THREADS)
     parser.add_argument("--tol", type=float, help="also train with early stopping at this tol")
     parser.add_argument("--patience", type=int, default=settings.patience)
-    parser.add_argument("--skip-before", action="store_true", help="time the new loop only")
     args = parser.parse_args()
     lstm_torch.CPU_TRAIN_THREADS = args.threads
 
@@ -67,24 +61,20 @@ def main() -> None:
     def fit(model: LSTMForecaster, progress: Callable[..., None]) -> None:
         model.fit(train.X, train.moves, val.X, val.moves, progress=progress)
 
-    after = {"batch_size": args.batch_size, "learning_rate": args.learning_rate,
-             "patience": args.epochs, "tol": 0.0}
-    ways: dict[str, tuple[dict, Callable[..., None]]] = {"after": (after, fit)}
-    if not args.skip_before:
-        ways = {"before": ({**BEFORE, "patience": args.epochs},
-                           lambda model, progress: baseline_fit(model, train, val, progress)),
-                **ways}
+    every_epoch = {"batch_size": args.batch_size, "learning_rate": args.learning_rate,
+                   "patience": args.epochs, "tol": 0.0}
+    ways = {"fit": every_epoch}
     if args.tol is not None:
-        ways["early"] = ({**after, "patience": args.patience, "tol": args.tol}, fit)
+        ways["early"] = {**every_epoch, "patience": args.patience, "tol": args.tol}
 
     result = {"games": args.games, "validation_games": len(val), "epochs": args.epochs,
               "threads": args.threads, "ways": {}}
     rows, errors = [], {}
-    for way, (params, fit_way) in ways.items():
+    for way, params in ways.items():
         model = LSTMForecaster(epochs=args.epochs, **params)
         ends: list[float] = []
         start, cpu = time.perf_counter(), time.process_time()
-        fit_way(model, lambda *_, ends=ends: ends.append(time.perf_counter()))
+        fit(model, lambda *_, ends=ends: ends.append(time.perf_counter()))
         wall, cpu = time.perf_counter() - start, time.process_time() - cpu
         epoch_s = float(np.median(np.diff([start, *ends])))
         errors[way] = {split: np.abs(data.y - model.predict(data.X))
@@ -97,14 +87,11 @@ def main() -> None:
         rows.append((way, params["batch_size"], params["learning_rate"], params["tol"], wall, cpu,
                      epoch_s, len(ends), figures["best_epoch"], figures["val_mae"],
                      figures["test_mae"]))
-    if "before" in errors:
-        before = result["ways"]["before"]
-        for way in errors.keys() - {"before"}:
-            result["ways"][way].update(
-                speedup_wall=before["wall_s"] / result["ways"][way]["wall_s"],
-                speedup_cpu=before["cpu_s"] / result["ways"][way]["cpu_s"],
-                minus_before_mae={split: paired(errors[way][split], errors["before"][split])
-                                  for split in ("val", "test")})
+    if "early" in errors:
+        every, early = result["ways"]["fit"], result["ways"]["early"]
+        early.update(speedup_wall=every["wall_s"] / early["wall_s"], speedup_cpu=every["cpu_s"] / early["cpu_s"],
+                     minus_fit_mae={split: paired(errors["early"][split], errors["fit"][split])
+                                    for split in ("val", "test")})
     result["test_mae_reference"] = {"persistence": float(np.abs(test.y - test.X[:, LAST]).mean()),
                                     "oracle": float(np.abs(test.y - test_frame["oracle_d24"]).mean())}
     result["inference"] = inference(model, test.X)
@@ -113,8 +100,8 @@ def main() -> None:
                 ["way", "batch", "lr", "tol", "wall s", "cpu s", "s/epoch", "epochs", "best",
                  "val MAE", "test MAE"], rows)
     for way, figures in result["ways"].items():
-        for split, (mean, se) in figures.get("minus_before_mae", {}).items():
-            print(f"{way} - before, {split} MAE: {mean:+.4f} +- {se:.4f} (paired SE); "
+        for split, (mean, se) in figures.get("minus_fit_mae", {}).items():
+            print(f"{way} - fit, {split} MAE: {mean:+.4f} +- {se:.4f} (paired SE); "
                   f"speed-up {figures['speedup_wall']:.2f}x wall, {figures['speedup_cpu']:.2f}x cpu")
     print_table("LSTM inference (numpy scores; torch for comparison)", ["figure", "value"],
                 list(result["inference"].items()))
@@ -129,55 +116,6 @@ def paired(errors: np.ndarray, baseline: np.ndarray) -> tuple[float, float]:
     """Mean of ``errors - baseline`` and its standard error."""
     diff = errors - baseline
     return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
-
-
-def baseline_fit(model: LSTMForecaster, train: GameArrays, val: GameArrays,
-                 progress: Callable[..., None]) -> None:
-    """The training loop before the fused kernel (``nn.LSTM`` with oneDNN off, on the
-    normalisation ``fit`` uses); sets ``weights_``, ``normalisation_`` and ``history_`` so the
-    model scores like a fitted one."""
-    X, moves, X_v, moves_v = train.X, train.moves, val.X, val.moves
-    scale, mean, sd = float(np.std(X[:, LAST])) or 1.0, float(moves.mean()), float(moves.std())
-    x, y = torch.from_numpy(_inputs(X, scale)), torch.from_numpy(((moves - mean) / sd).astype(np.float32))
-    x_val = torch.from_numpy(_inputs(X_v, scale))
-    y_val = torch.from_numpy(((moves_v - mean) / sd).astype(np.float32))
-    threads, onednn = torch.get_num_threads(), torch.backends.mkldnn.enabled
-    torch.set_num_threads(lstm_torch.CPU_TRAIN_THREADS)
-    torch.backends.mkldnn.enabled = False
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(model.seed)
-        network = Network(model.hidden_size, model.num_layers)
-    optimizer = torch.optim.Adam(network.parameters(), lr=model.learning_rate, fused=True)
-    loss_fn = nn.HuberLoss(delta=HUBER_DELTA)
-    rng = np.random.default_rng(model.seed)
-    best, best_epoch, best_state = float("inf"), 0, None
-    for epoch in range(1, model.epochs + 1):
-        network.train()
-        order = torch.from_numpy(rng.permutation(len(x)))
-        x_epoch, y_epoch = x[order], y[order]
-        total = torch.zeros(())
-        for start in range(0, len(x), model.batch_size):
-            x_batch = x_epoch[start:start + model.batch_size]
-            optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(network(x_batch), y_epoch[start:start + model.batch_size])
-            loss.backward()
-            optimizer.step()
-            total += loss.detach() * len(x_batch)
-        network.eval()
-        with torch.inference_mode():
-            val_loss = sum(float(loss_fn(network(x_val[i:i + 8192]), y_val[i:i + 8192]))
-                           * len(y_val[i:i + 8192]) for i in range(0, len(x_val), 8192)) / len(x_val)
-        progress(epoch, model.epochs, float(total) / len(x), val_loss)
-        if val_loss < best:
-            best, best_epoch = val_loss, epoch
-            best_state = {k: v.detach().numpy().copy() for k, v in network.state_dict().items()}
-        elif epoch - best_epoch >= model.patience:
-            break
-    torch.set_num_threads(threads)
-    torch.backends.mkldnn.enabled = onednn
-    model.weights_ = best_state
-    model.normalisation_ = {"input_scale": scale, "target_mean": mean, "target_sd": sd}
-    model.history_ = {"best_epoch": best_epoch, "best_val_loss": best}
 
 
 def inference(model: LSTMForecaster, X: np.ndarray, repeats: int = 200) -> dict[str, float]:

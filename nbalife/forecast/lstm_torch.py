@@ -2,13 +2,12 @@
 
 Only training imports this module (``LSTMForecaster.fit``), and the benchmark and tests that
 compare the numpy forward pass (``nbalife.forecast.lstm_numpy``) with torch. Scoring never
-does. On the CPU the network's LSTM trains through ``nbalife.forecast.lstm_fused`` (the same
-function and parameters, a faster kernel); on a GPU through ``nn.LSTM`` (cuDNN).
+does. The network is ``nn.LSTM`` and trains through autograd, on the CPU or a GPU (cuDNN).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -18,12 +17,11 @@ import torch
 from torch import nn
 
 from nbalife.errors import BadInput
-from nbalife.forecast.lstm_fused import last_hidden
 from nbalife.forecast.lstm_numpy import INPUT_SIZE, Weights, check_weights
 from nbalife.forecast.lstm_schedule import EpochProgress, Schedule
 
 HUBER_DELTA = 1.0
-EVAL_BATCH = 2048  # validation rows per pass: bounds the gates the fused kernel keeps
+EVAL_BATCH = 2048  # validation rows per pass: bounds the memory of one forward pass
 CPU_TRAIN_THREADS = 1
 """Intra-op threads while training on the CPU. Each LSTM step is a few small matrix products,
 so a second OpenMP thread gains little on an idle machine and, on a busy one (cron jobs, other
@@ -43,10 +41,6 @@ class Network(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out, _ = self.lstm(x)
         return self.head(out[:, -1]).squeeze(-1)
-
-    def forward_fused(self, x: torch.Tensor) -> torch.Tensor:
-        """``forward`` through the fused CPU kernel (``lstm_fused``): same outputs, faster."""
-        return self.head(last_hidden(x, self.lstm.parameters())).squeeze(-1)
 
 
 def resolve_device(device: str) -> str:
@@ -97,7 +91,6 @@ def _train(schedule: Schedule, device: str, inputs: np.ndarray, targets: np.ndar
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(schedule.seed)
         network = Network(schedule.hidden_size, schedule.num_layers).to(device)
-    run = network.forward_fused if device == "cpu" else network
     optimizer = torch.optim.Adam(network.parameters(), lr=schedule.learning_rate, fused=True)
     loss_fn = nn.HuberLoss(delta=HUBER_DELTA)
     rng = np.random.default_rng(schedule.seed)
@@ -111,12 +104,12 @@ def _train(schedule: Schedule, device: str, inputs: np.ndarray, targets: np.ndar
         for start in range(0, len(x), schedule.batch_size):
             x_batch = x_epoch[start:start + schedule.batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss = loss_fn(run(x_batch), y_epoch[start:start + schedule.batch_size])
+            loss = loss_fn(network(x_batch), y_epoch[start:start + schedule.batch_size])
             loss.backward()
             optimizer.step()
             total += loss.detach() * len(x_batch)
         train_loss = float(total) / len(x)
-        val_loss = _evaluate(network, run, x_val, y_val, loss_fn)
+        val_loss = _evaluate(network, x_val, y_val, loss_fn)
         history["train_loss"].append(train_loss)
         history["val_loss"].append(val_loss)
         if progress is not None:
@@ -155,10 +148,9 @@ def read_legacy_weights(path: Path, hidden_size: int, num_layers: int,
     return check_weights(arrays, hidden_size, num_layers, path, params_file)
 
 
-def _evaluate(network: nn.Module, run: Callable[[torch.Tensor], torch.Tensor],
-              inputs: torch.Tensor, targets: torch.Tensor, loss_fn: nn.Module) -> float:
+def _evaluate(network: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, loss_fn: nn.Module) -> float:
     network.eval()
     with torch.inference_mode():
-        total = sum(float(loss_fn(run(inputs[i:i + EVAL_BATCH]), targets[i:i + EVAL_BATCH]))
+        total = sum(float(loss_fn(network(inputs[i:i + EVAL_BATCH]), targets[i:i + EVAL_BATCH]))
                     * len(targets[i:i + EVAL_BATCH]) for i in range(0, len(inputs), EVAL_BATCH))
     return total / len(inputs)

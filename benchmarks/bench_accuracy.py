@@ -2,7 +2,7 @@
 
 Each test game is forecast with its context as of its date (ratings from the training games
 and the test games' own earlier results), as ``predict --input`` does; the pattern-only
-ensemble is reported beside it. Targets (issues 4 and 12): ensemble MAE <= 1.01 x oracle MAE
+ensemble is reported beside it. Targets: ensemble MAE <= 1.01 x oracle MAE
 and below persistence; 95% interval coverage in [0.94, 0.96] with no drift.
 Run: ``.venv/bin/python -m benchmarks.bench_accuracy``.
 """

@@ -1,7 +1,7 @@
 """``nbalife demo`` and ``nbalife demo --quick`` as whole processes, each in a new temporary home.
 
 Per run: wall seconds, CPU seconds (user + system of the child, from ``os.wait4``), peak memory,
-the load average before it, and the outcome of its A/B step. Targets (issue 11): the full demo
+the load average before it, and the outcome of its A/B step. Targets: the full demo
 <= 180 s and ``--quick`` <= 45 s on 2 cores. On a shared machine wall time exceeds CPU time; the
 CPU column is the steadier figure. Writes ``benchmarks/results/demo.json``.
 

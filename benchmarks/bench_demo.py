@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.common import print_table, write_json
+from benchmarks.common import print_table, time_process, write_json
 
 TARGETS = {"quick": 45.0, "full": 180.0}
 
@@ -29,20 +27,13 @@ def run_demo(mode: str) -> dict:
     with tempfile.TemporaryDirectory() as folder:
         command = [sys.executable, "-m", "nbalife", "--home", str(Path(folder) / "home"), "--json", "demo",
                    *(["--quick"] if mode == "quick" else [])]
-        out, err = Path(folder) / "out.json", Path(folder) / "err.txt"
+        out = Path(folder) / "out.json"
         load = os.getloadavg()[0]
-        started = time.perf_counter()
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            child = subprocess.Popen(command, stdout=stdout, stderr=stderr)
-            _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
-        wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        if child.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} exited {child.returncode}: {err.read_text()[-400:]}")
+        with out.open("wb") as stdout:
+            run = time_process(command, stdout=stdout)
         report = json.loads(out.read_text())
     steps = {s["name"]: s for s in report["steps"]}
-    return {"mode": mode, "wall_s": wall, "cpu_s": usage.ru_utime + usage.ru_stime,
-            "peak_mib": usage.ru_maxrss / 1024, "load_before": load,
+    return {"mode": mode, "wall_s": run.wall_s, "cpu_s": run.cpu_s, "peak_mib": run.peak_mib, "load_before": load,
             "target_s": TARGETS[mode], "step_seconds": {name: s["seconds"] for name, s in steps.items()},
             "abtest": steps["abtest"]["description"]}
 

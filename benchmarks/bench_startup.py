@@ -27,10 +27,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.common import print_table, write_json
+from benchmarks.common import print_table, time_process, write_json
 
 PATTERN = "0,2,2,5,3,3,1,-2,0,2,4,4,6,8,7,9,9,11,10"
 PYTHON = [sys.executable, "-c", "pass"]
@@ -53,16 +52,8 @@ def commands(home: Path) -> list[tuple[str, list[str], list[str], float]]:
 
 def run_once(command: list[str], env: dict[str, str] = ENV) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds and peak resident MiB of one run of ``command``."""
-    started = time.perf_counter()
-    with subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as child:
-        assert child.stderr is not None
-        errors = child.stderr.read()
-        _, status, usage = os.wait4(child.pid, 0)  # this child's own rusage
-        wall = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    if child.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} exited {child.returncode}: {errors.decode()[-400:]}")
-    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    run = time_process(command, env=env)
+    return run.wall_s, run.cpu_s, run.peak_mib
 
 
 def demo_home(folder: Path) -> Path:

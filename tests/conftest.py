@@ -191,3 +191,23 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if os.environ.get("CI") and skipped and exitstatus == 0:
         reporter.write_line(f"CI=true: {skipped} test(s) skipped; failing the run", red=True)
         session.exitstatus = 1
+
+
+def pin_now(monkeypatch: pytest.MonkeyPatch, moment) -> None:  # noqa: ANN001
+    """Every command's clock (``Runtime.now``) reads ``moment``."""
+    from nbalife.cli.runtime import Runtime
+
+    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: moment))
+
+
+def store_seasons(engine, repo_data: Path, names: tuple[str, ...], now):  # noqa: ANN001, ANN201
+    """The named real season files of ``repo_data`` upserted into the store at ``now``, in one
+    transaction; returns their frames."""
+    from nbalife.interchange import load_games
+    from nbalife.store.games import upsert_games
+
+    frames = [load_games(repo_data / name) for name in names]
+    with engine.begin() as conn:
+        for frame in frames:
+            upsert_games(conn, frame, now)
+    return frames

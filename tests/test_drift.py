@@ -7,11 +7,10 @@ import json
 
 import numpy as np
 import pytest
-from conftest import install_production
+from conftest import install_production, pin_now, store_seasons
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nbalife.cli.runtime import Runtime
 from nbalife.interchange import DIFF_COLUMNS, load_games
 from nbalife.monitoring.drift import compare, features, is_drift, psi
 from nbalife.store.events import list_events
@@ -23,16 +22,12 @@ NOW = dt.datetime(2022, 1, 15, 12, tzinfo=dt.timezone.utc)
 @pytest.fixture
 def seasons(engine, repo_data):  # noqa: ANN001, ANN201
     """The real 2020-21 and 2021-22 seasons in the store."""
-    frames = [load_games(repo_data / name) for name in ("nba_2020-21.csv", "nba_2021-22.csv")]
-    with engine.begin() as conn:
-        for frame in frames:
-            upsert_games(conn, frame, NOW)
-    return frames
+    return store_seasons(engine, repo_data, ("nba_2020-21.csv", "nba_2021-22.csv"), NOW)
 
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: NOW))
+    pin_now(monkeypatch, NOW)
     return NOW
 
 
@@ -100,7 +95,7 @@ def test_drift_check_on_real_games_then_on_wilder_ones(cli_db, engine, seasons, 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_too_few_recent_games_is_not_an_error(cli_db, engine, tiny_model_set, repo_data, monkeypatch) -> None:
     """Between seasons the window holds no games: said, exit 0."""
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: dt.datetime(2021, 9, 1, tzinfo=dt.timezone.utc)))
+    pin_now(monkeypatch, dt.datetime(2021, 9, 1, tzinfo=dt.timezone.utc))
     with engine.begin() as conn:
         upsert_games(conn, load_games(repo_data / "nba_2020-21.csv"), NOW)
     install_production(cli_db.home, engine, tiny_model_set)

@@ -8,9 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import TINY_MODELS, install_production
+from conftest import TINY_MODELS, install_production, pin_now, store_seasons
 
-from nbalife.cli.runtime import Runtime
 from nbalife.interchange import load_games
 from nbalife.locks import run_lock
 from nbalife.registry import Registry
@@ -27,16 +26,9 @@ CONFIG = f"lstm:\n{FAST}  holdout_games: 200\n  min_improvement: 0.1\ndejavu:\n 
 def store(cli_db, engine, repo_data, tiny_model_set):  # noqa: ANN001, ANN201
     """Both real seasons in the store, production trained on the first, a fast config."""
     (cli_db.home / "config.yaml").write_text(CONFIG)
-    frames = [load_games(repo_data / name) for name in ("nba_2020-21.csv", "nba_2021-22.csv")]
-    with engine.begin() as conn:
-        for frame in frames:
-            upsert_games(conn, frame, END_OF_2021_22)
+    frames = store_seasons(engine, repo_data, ("nba_2020-21.csv", "nba_2021-22.csv"), END_OF_2021_22)
     install_production(cli_db.home, engine, tiny_model_set)
     return frames
-
-
-def at(monkeypatch: pytest.MonkeyPatch, moment: dt.datetime) -> None:
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: moment))
 
 
 def events(engine) -> list:  # noqa: ANN001
@@ -45,7 +37,7 @@ def events(engine) -> list:  # noqa: ANN001
 
 
 def test_skips_when_no_trigger_fires(cli_db, engine, store, monkeypatch) -> None:
-    at(monkeypatch, AFTER_2020_21)
+    pin_now(monkeypatch, AFTER_2020_21)
     result = cli_db("--json", "lstm", "retrain")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -57,7 +49,7 @@ def test_skips_when_no_trigger_fires(cli_db, engine, store, monkeypatch) -> None
 
 
 def test_force_needs_games_neither_has_seen(cli_db, engine, store, monkeypatch) -> None:
-    at(monkeypatch, AFTER_2020_21)
+    pin_now(monkeypatch, AFTER_2020_21)
     result = cli_db("lstm", "retrain", "--force")
     assert result.exit_code == 2
     assert "--force:" in result.stderr and "lstm.holdout_games 200" in result.stderr
@@ -67,7 +59,7 @@ def test_force_needs_games_neither_has_seen(cli_db, engine, store, monkeypatch) 
 def test_held_out_games_follow_the_lstm_s_window_not_a_dejavu_update_s(cli_db, engine, store, monkeypatch) -> None:
     """A Dejavu update moves production's training window to its newest game; the LSTM (fitted by
     1.0.0, window ending 2021-05-16) has still seen none of 2021-22, so those games are held out."""
-    at(monkeypatch, END_OF_2021_22)
+    pin_now(monkeypatch, END_OF_2021_22)
     (cli_db.home / "config.yaml").write_text(CONFIG + "  auto_promote: true\n")
     assert cli_db("dejavu", "update").exit_code == 0
     production = Registry(cli_db.home).current()
@@ -81,7 +73,7 @@ def test_held_out_games_follow_the_lstm_s_window_not_a_dejavu_update_s(cli_db, e
 
 
 def test_bad_input_and_lock(cli_db, engine, store, monkeypatch) -> None:
-    at(monkeypatch, END_OF_2021_22)
+    pin_now(monkeypatch, END_OF_2021_22)
     result = cli_db("lstm", "retrain", "--epochs", "0")
     assert result.exit_code == 2 and "--epochs 0" in result.stderr
     with run_lock("lstm-retrain", home=cli_db.home, engine=engine):
@@ -104,7 +96,7 @@ def test_a_failure_half_way_leaves_nothing(cli_db, engine, store, monkeypatch) -
         (out / "lstm.json").write_text("{}")
         raise BadInput("LSTM training diverged (validation loss nan); lower the learning rate")
 
-    at(monkeypatch, END_OF_2021_22)
+    pin_now(monkeypatch, END_OF_2021_22)
     monkeypatch.setattr(training, "train", dies)
     result = cli_db("lstm", "retrain", "--force")
     assert result.exit_code == 2 and "diverged" in result.stderr
@@ -125,7 +117,7 @@ def test_gate_rejects_corrupted_targets_and_accepts_a_changed_regime(cli_db, eng
                                                                       monkeypatch) -> None:
     """The proof of the gate, on real games with a tiny LSTM (SQLite; the logic is backend-free)."""
     cli = cli_db
-    at(monkeypatch, END_OF_2021_22)
+    pin_now(monkeypatch, END_OF_2021_22)
     (cli.home / "config.yaml").write_text(CONFIG)
     old, new = (load_games(repo_data / name) for name in ("nba_2020-21.csv", "nba_2021-22.csv"))
     production = install_production(cli.home, engine, tiny_model_set)

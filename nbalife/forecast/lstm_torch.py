@@ -26,7 +26,7 @@ CPU_TRAIN_THREADS = 1
 """Intra-op threads while training on the CPU. Each LSTM step is a few small matrix products,
 so a second OpenMP thread gains little on an idle machine and, on a busy one (cron jobs, other
 processes), its barriers spin: on 2 shared cores an epoch took 10-20 times longer with 2
-threads than with 1 (``benchmarks/bench_lstm.py --threads``, docs/design.md)."""
+threads than with 1 (``benchmarks/bench_lstm.py --threads``; docs/design.md, Forecasters)."""
 
 
 class Network(nn.Module):

@@ -8,9 +8,9 @@ it from the command line).
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass, replace
 
+from nbalife.checks import is_number
 from nbalife.errors import BadInput
 
 _DRIFT_RANGES = {
@@ -23,7 +23,7 @@ _DRIFT_RANGES = {
 
 
 def _check_range(what: str, name: str, value: object, low: float, high: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:
+    if not is_number(value) or not low <= value <= high:
         raise BadInput(f"{what}: {name}={value!r} is out of range [{low:g}, {high:g}]")
 
 

@@ -69,6 +69,7 @@ from typing import TYPE_CHECKING, Literal, NamedTuple, overload
 
 import numpy as np
 
+from nbalife.checks import is_whole
 from nbalife.errors import BadInput
 from nbalife.interchange import DIFF_COLUMNS, GAME_COLUMNS, MINUTES, PATTERN_MINUTES
 from nbalife.simparams import ERAS, Drift, SimulationParams, era_params, parse_drift
@@ -231,13 +232,12 @@ def _strengths(rng: np.random.Generator, days: int, p: SimulationParams) -> np.n
 
 
 def _check_inputs(n_games: int, season: str, seed: int, start_date: dt.date | None) -> int:
-    if isinstance(n_games, bool) or not isinstance(n_games, (int, np.integer)) \
-            or not 1 <= n_games <= MAX_GAMES:
+    if not is_whole(n_games) or not 1 <= n_games <= MAX_GAMES:
         raise BadInput(f"n_games={n_games!r} must be a whole number from 1 to {MAX_GAMES:,}")
     match = re.fullmatch(r"(\d{4})-(\d{2})", str(season))
     if not match or (int(match[1]) + 1) % 100 != int(match[2]):
         raise BadInput(f"season={season!r} is not a season label like 2023-24")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if not is_whole(seed) or seed < 0:
         raise BadInput(f"seed={seed!r} must be a non-negative whole number")
     if start_date is not None and not isinstance(start_date, dt.date):
         raise BadInput(f"start_date={start_date!r} is not a date")

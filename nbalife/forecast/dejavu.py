@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from nbalife.checks import is_whole
 from nbalife.errors import BadInput
 from nbalife.forecast.artifacts import (
     field,
@@ -89,7 +90,7 @@ class Dejavu:
         return {"k": self.k, "aggregation": self.aggregation, "distance": self.distance}
 
     def _check_params(self) -> None:
-        if isinstance(self.k, bool) or not isinstance(self.k, (int, np.integer)) or self.k < 1:
+        if not is_whole(self.k) or self.k < 1:
             raise BadInput(f"Dejavu: k={self.k!r} must be a whole number >= 1")
         if self.aggregation not in AGGREGATIONS:
             raise BadInput(f"Dejavu: aggregation={self.aggregation!r}; allowed values are "
@@ -116,8 +117,7 @@ class Dejavu:
         later-added game.
         """
         require_fitted(self, "patterns_")
-        if isinstance(max_size, bool) or not isinstance(max_size, (int, np.integer)) \
-                or max_size < self.k:
+        if not is_whole(max_size) or max_size < self.k:
             raise BadInput(f"Dejavu update: max_size={max_size!r} must be a whole number "
                            f">= k={self.k}")
         new = _Database.checked(X, future_moves, game_ids, dates, home, away)
@@ -147,8 +147,7 @@ class Dejavu:
         patterns, each ``(n, n_neighbors)``, nearest first (ties by database position)."""
         require_fitted(self, "patterns_")
         m = self.k if n_neighbors is None else n_neighbors
-        if isinstance(m, bool) or not isinstance(m, (int, np.integer)) \
-                or not 1 <= m <= self.n_patterns_:
+        if not is_whole(m) or not 1 <= m <= self.n_patterns_:
             raise BadInput(f"n_neighbors={m!r} must be from 1 to {self.n_patterns_} "
                            "(the database size)")
         queries = check_patterns(X)

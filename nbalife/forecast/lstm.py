@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nbalife.checks import is_number, is_whole
 from nbalife.errors import BadInput
 from nbalife.forecast import lstm_numpy
 from nbalife.forecast.artifacts import field, read_model, require_fitted, write_json, write_npz
@@ -74,16 +75,14 @@ class LSTMForecaster:
     def _check_params(self) -> None:
         for name in ("hidden_size", "num_layers", "epochs", "batch_size", "patience"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            if not is_whole(value) or value < 1:
                 raise BadInput(f"LSTM: {name}={value!r} must be a whole number >= 1")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) \
-                or self.seed < 0:
+        if not is_whole(self.seed) or self.seed < 0:
             raise BadInput(f"LSTM: seed={self.seed!r} must be a whole number >= 0")
         rate = self.learning_rate
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate < 10:
+        if not is_number(rate) or not 0 < rate < 10:
             raise BadInput(f"LSTM: learning_rate={rate!r} must be a number in (0, 10)")
-        if isinstance(self.tol, bool) or not isinstance(self.tol, (int, float)) \
-                or not 0 <= self.tol < 1:
+        if not is_number(self.tol) or not 0 <= self.tol < 1:
             raise BadInput(f"LSTM: tol={self.tol!r} must be a number in [0, 1)")
         if self.device not in DEVICES:
             raise BadInput(f"device={self.device!r}; allowed values are {', '.join(DEVICES)}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import pytest
 from hypothesis import given, settings
@@ -180,3 +180,48 @@ def test_plain_conversion_gives_typers_values_and_messages(text: str, kind: type
     plain = argument_command(kind, low, plain=True)
     assert type(plain.params[0]) is PlainArgument
     assert conversion(plain, text) == conversion(argument_command(kind, low, plain=False), text)
+
+
+def options_command(plain: bool):
+    """A command with a required int option, a list of floats with a minimum and an option with
+    its own parser, built by typer; converted by nbalife.cli.coercion if ``plain``."""
+    import datetime as dt
+
+    import typer
+    import typer.main
+
+    from nbalife.cli.coercion import convert_tree
+
+    def show(count, values=None, day=None):  # noqa: ANN001, ANN202
+        return count, values, day
+
+    show.__annotations__ = {
+        "count": Annotated[int, typer.Option()],
+        "values": Annotated[Optional[list[float]], typer.Option("--value", min=0)],
+        "day": Annotated[Optional[dt.date], typer.Option(parser=dt.date.fromisoformat, metavar="DATE")],
+    }
+    app = typer.Typer()
+    app.command()(show)
+    command = typer.main.get_command(app)
+    return convert_tree(command) if plain else command
+
+
+@pytest.mark.parametrize("args", [
+    ["--count", "3"], ["--count", " 4 ", "--value", "1.5", "--value", "2"], ["--count", "1", "--value", "-1"],
+    ["--count", "x"], ["--value", "1"], ["--count", "2", "--day", "2024-02-29"], ["--count", "2", "--day", "2023-02-29"],
+])
+def test_plain_options_give_typers_values_and_messages(args: list[str]) -> None:
+    """Lists, bounds, a parser and a missing required option: the same through both conversions."""
+    import typer
+
+    from nbalife.cli.coercion import PlainOption
+
+    def outcome(command) -> tuple[Any, str | None]:  # noqa: ANN001
+        try:
+            return command.main(args, standalone_mode=False), None
+        except typer.TyperException as exc:
+            return None, exc.format_message()
+
+    plain = options_command(plain=True)
+    assert {type(p) for p in plain.params} == {PlainOption}
+    assert outcome(plain) == outcome(options_command(plain=False))

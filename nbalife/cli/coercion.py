@@ -68,7 +68,7 @@ class PlainValue:
             raise typer.BadParameter(str(exc) if self.kind else f"Value error, {exc}", ctx=ctx, param=param) from None
         if self.kind is Path:
             if result.exists() and not os.access(result, os.R_OK):  # typer's one check of a plain path
-                raise typer.BadParameter(f"Path {str(value)!r} is not readable.", ctx=ctx, param=param)
+                raise typer.BadParameter(f"path {str(value)!r} is not readable.", ctx=ctx, param=param)
             return result
         if self.low is not None and not result >= self.low:  # NaN too, as pydantic
             raise typer.BadParameter(f"Input should be greater than or equal to {self.low}", ctx=ctx, param=param)

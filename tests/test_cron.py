@@ -478,3 +478,45 @@ def test_cron_show_bad_options_are_exit_2(cli, args: tuple[str, ...]) -> None:
 def test_cron_install_into_a_folder_is_exit_2(cli, tmp_path: Path) -> None:
     result = cli("cron", "install", "--file", str(tmp_path))
     assert result.exit_code == 2 and "is a folder" in result.stderr
+
+
+FAST = "lstm:\n  hidden_size: 4\n  num_layers: 1\n  epochs: 2\n  patience: 1\ndejavu:\n  k: 20\n"
+
+
+@pytest.mark.slow
+def test_every_installed_line_runs_once_on_a_fresh_trained_home(cli, home: Path, tmp_path: Path,
+                                                                   repo_data: Path, tiny_model_set) -> None:
+    """The crontab as installed, each line run the way cron runs it (its NAME=value lines as the
+    environment, the command through /bin/sh): every job does its work or reports a finding."""
+    from conftest import install_production
+
+    from nbalife.ops.jobs import last_runs, stale_jobs
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
+
+    (home / "config.yaml").write_text(FAST)
+    for season in ("nba_2020-21.csv", "nba_2021-22.csv"):
+        assert cli("data", "ingest", str(repo_data / season)).exit_code == 0
+    engine = make_engine(f"sqlite:///{home / 'nbalife.db'}")
+    open_store(engine)
+    install_production(home, engine, tiny_model_set)
+    engine.dispose()
+    tab = tmp_path / "crontab"
+    tab.write_text("MAILTO=ops@example.org\n")
+    assert cli("cron", "install", "--file", str(tab)).exit_code == 0
+    env, entries = read_as_cron(tab.read_text())
+    assert len(entries) == len(JOBS) and env["MAILTO"] == "ops@example.org"
+    base = {k: os.environ[k] for k in ("PATH", "PYTHONPATH", "NBALIFE_REGISTRY__FREEZE") if k in os.environ}
+    codes = {}
+    for _, _, command in entries:
+        job = shlex.split(command)[1]
+        started = time.monotonic()
+        proc = subprocess.run(["/bin/sh", "-c", command], env={**base, **env}, capture_output=True, timeout=300)
+        codes[job] = proc.returncode
+        print(f"{job}: exit {proc.returncode} in {time.monotonic() - started:.1f} s")
+    log = {job: (home / "logs" / f"{job}.log").read_text().splitlines()[-1] for job in codes}
+    assert all(code in (0, 1) for code in codes.values()), log
+    assert (home / "metrics" / "nbalife.prom").is_file()
+    runs = last_runs(home)
+    assert {job: run.exit_code for job, run in runs.items()} == codes
+    assert stale_jobs(runs, dt.datetime.now(UTC), missing=True) == []

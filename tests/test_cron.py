@@ -520,3 +520,51 @@ def test_every_installed_line_runs_once_on_a_fresh_trained_home(cli, home: Path,
     runs = last_runs(home)
     assert {job: run.exit_code for job, run in runs.items()} == codes
     assert stale_jobs(runs, dt.datetime.now(UTC), missing=True) == []
+
+
+RAW_LINES = st.lists(st.one_of(st.sampled_from([m.encode() for m in MARKERS]),
+                               st.binary(max_size=20).map(lambda b: b.replace(b"\n", b""))), max_size=8)
+
+
+@given(RAW_LINES)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_install_and_uninstall_of_any_file_keep_its_other_bytes_or_refuse_it(tmp_path: Path, lines: list[bytes]) -> None:
+    from nbalife.services.cron import install, uninstall
+
+    tab = tmp_path / "crontab"
+    original = b"".join(line + b"\n" for line in lines)
+    tab.write_bytes(original)
+    settings_ = load_settings(None, environ={}).settings
+    text = [line.decode("utf-8", "surrogateescape") for line in lines]
+    import nbalife.ops.schedule as schedule
+
+    markers = [i for i, line in enumerate(text) if schedule._BEGIN.match(line) or schedule._END.match(line)]
+    try:
+        install(tmp_path, settings_, file=tab)
+    except BadInput as exc:
+        assert markers and "line " in str(exc) and "\n" not in str(exc)
+        assert tab.read_bytes() == original
+        return
+    installed = tab.read_bytes().split(b"\n")
+    begin, end = installed.index(BLOCK_BEGIN.encode()), installed.index(BLOCK_END.encode())
+    kept = installed[:begin] + installed[end + 1:]
+    outside = lines if not markers else lines[: markers[0]] + lines[markers[1] + 1:]  # one BEGIN, then one END
+    assert kept[:-1] == outside
+    uninstall(file=tab)
+    assert tab.read_bytes().split(b"\n")[:-1] == kept[:-1]
+    uninstall(file=tab)
+    assert tab.read_bytes().split(b"\n")[:-1] == kept[:-1]
+
+
+def test_an_unwritable_crontab_file_and_an_ambiguous_block_are_exit_2_as_processes(home: Path, tmp_path: Path) -> None:
+    from conftest import run_nbalife
+
+    result = run_nbalife("--home", str(home), "cron", "install", "--file", "/proc/nbalife-crontab")
+    assert result.returncode == 2 and result.stderr.startswith("error: --file /proc/nbalife-crontab: ")
+    assert len(result.stderr.strip().splitlines()) == 1
+    tab = tmp_path / "crontab"
+    tab.write_bytes(b"0 1 * * * mine\n# BEGIN nbalife\n0 2 * * * also mine\n")
+    for command in ("install", "uninstall"):
+        result = run_nbalife("--home", str(home), "cron", command, "--file", str(tab))
+        assert result.returncode == 2 and "line 2: '# BEGIN nbalife' has no '# END nbalife'" in result.stderr
+        assert tab.read_bytes() == b"0 1 * * * mine\n# BEGIN nbalife\n0 2 * * * also mine\n"

@@ -20,7 +20,8 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
-from nbalife.ops.schedule import JOBS, job_named, period
+from nbalife.errors import BadInput
+from nbalife.ops.schedule import JOBS, check_job_name, job_named, period
 
 SUCCESS_CODES = (0, 1)
 STALE_AFTER_PERIODS = 2
@@ -62,8 +63,10 @@ def last_runs(home: Path) -> dict[str, JobRun]:
         return runs
     for exit_file in sorted(logs.glob("*.exit")):
         name = exit_file.name[: -len(".exit")]
-        if name.startswith("."):
-            continue  # a record being written
+        try:
+            check_job_name(name)  # what the wrapper accepts; a dotfile is a record being written
+        except BadInput:
+            continue
         exit_fields = _fields(exit_file, 2)
         success_fields = _fields(logs / f"{name}.success", 1)
         code = _integer(exit_fields[0]) if exit_fields else None

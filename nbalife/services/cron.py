@@ -13,6 +13,7 @@ import shutil
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -218,7 +219,7 @@ def _write(file: Path | None, text: str, source: str, read: str) -> None:
     try:
         before = file.stat()
     except FileNotFoundError:
-        write_atomic(file, data, mode=0o644 if file.parent == SYSTEM_FOLDER else None)
+        _replace(file, data, 0o644 if file.parent == SYSTEM_FOLDER else None, source)
         return
     if before.st_uid != os.geteuid() and os.geteuid() != 0:
         raise BadInput(f"{source}: owned by uid {before.st_uid}; rewriting it would change its owner "
@@ -235,4 +236,11 @@ def _write(file: Path | None, text: str, source: str, read: str) -> None:
 
     if _read(file, source) != read:
         raise BadInput(f"{source}: changed while nbalife was editing it; run the command again")
-    write_atomic(file, keep_owner, mode=stat.S_IMODE(before.st_mode))
+    _replace(file, keep_owner, stat.S_IMODE(before.st_mode), source)
+
+
+def _replace(file: Path, data: bytes | Callable[[Path], None], mode: int | None, source: str) -> None:
+    try:
+        write_atomic(file, data, mode=mode)
+    except OSError as exc:
+        raise BadInput(f"{source}: cannot write: {exc.strerror or exc}") from None

@@ -52,13 +52,11 @@ def warnings(settings: Settings, *, host: bool = True, host_zone: dt.tzinfo | No
     zone = settings.league.timezone
     freeze = parse_freeze(settings.registry.freeze) if settings.registry.freeze else None
     found = freeze_conflicts(freeze, zone)
-    here = _host_zone() if host_zone is None else host_zone
-    if not host or here is None:
-        return found
-    if not found and _zone_name(here) != zone:
-        on_host = freeze_conflicts(freeze, _zone_name(here))
+    here = _zone_name(_host_zone() if host_zone is None else host_zone) if host else None
+    if not found and here is not None and here != zone:
+        on_host = freeze_conflicts(freeze, here)
         if on_host:
-            found.append(f"this host's clock is {_zone_name(here)}, not {zone}: a cron that ignores CRON_TZ "
+            found.append(f"this host's clock is {here}, not {zone}: a cron that ignores CRON_TZ "
                          f"(check `man 5 crontab`) runs {len(on_host)} daily job(s) inside the freeze, e.g. "
                          + on_host[0].split(",")[0])
     return found
@@ -68,8 +66,11 @@ def _host_zone() -> dt.tzinfo | None:
     return dt.datetime.now().astimezone().tzinfo
 
 
-def _zone_name(zone: dt.tzinfo) -> str:
-    """An IANA name for the host's zone when there is one (``TZ``, ``/etc/localtime``), else UTC's offset."""
+def _zone_name(zone: dt.tzinfo | None) -> str | None:
+    """An IANA name for the host's zone (its key, ``TZ``, ``/etc/localtime``), else one for its
+    whole-hour offset from UTC, else None."""
+    if zone is None:
+        return None
     key = getattr(zone, "key", None)
     if key:
         return key
@@ -87,7 +88,9 @@ def _zone_name(zone: dt.tzinfo) -> str:
         except BadInput:
             pass
     offset = dt.datetime.now(zone).utcoffset() or dt.timedelta(0)
-    hours = int(offset.total_seconds() // 3600)
+    hours, rest = divmod(int(offset.total_seconds()), 3600)
+    if rest:
+        return None
     return "UTC" if hours == 0 else f"Etc/GMT{-hours:+d}"  # the Etc/ names count the other way
 
 

@@ -158,6 +158,19 @@ class NotifySettings:
     timeout_s: float = field(default=10.0, metadata=_range(0.1, 300))
 
 
+def _zone_rule(text: str) -> None:
+    from nbalife.ops.freeze import check_zone
+
+    check_zone(text)
+
+
+@dataclass(frozen=True)
+class LeagueSettings:
+    """League time: the zone of game dates, cron times, the freeze and every "day"."""
+
+    timezone: str = field(default="America/New_York", metadata={"check": _zone_rule})
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every threshold the lifecycle uses."""
@@ -172,6 +185,7 @@ class Settings:
     abtest: AbtestSettings = AbtestSettings()
     registry: RegistrySettings = RegistrySettings()
     notify: NotifySettings = NotifySettings()
+    league: LeagueSettings = LeagueSettings()
 
 
 @dataclass(frozen=True)

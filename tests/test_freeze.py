@@ -92,3 +92,35 @@ def test_promotion_waits_in_a_freeze_rollback_does_not_and_force_overrides(cli, 
     back = cli("registry", "rollback", env=frozen)
     assert back.exit_code == 0, back.output
     assert json.loads(cli("--json", "registry", "current").stdout)["version"] == first
+
+
+@pytest.mark.parametrize("zone", ["Mars/Olympus", "a" * 300, "../etc/passwd", "/etc/localtime", "America/New_York\n",
+                                  "", "UTC x"])
+def test_an_unknown_zone_is_bad_input_naming_it(zone: str) -> None:
+    from nbalife.ops.freeze import check_zone
+
+    with pytest.raises(BadInput, match="time zone .*: unknown") as caught:
+        check_zone(zone)
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+    if zone.strip() == zone:  # a freeze's text is read without its surrounding blanks
+        with pytest.raises(BadInput, match="unknown time zone"):
+            parse_freeze(f"19:00-01:00 {zone or 'x/'}")
+
+
+@given(st.text(max_size=80))
+def test_any_zone_text_is_a_zone_or_one_bounded_line(zone: str) -> None:
+    from nbalife.ops.freeze import check_zone
+
+    try:
+        assert check_zone(zone) == zone
+    except BadInput as exc:
+        assert "\n" not in str(exc) and len(str(exc)) < 200
+
+
+@pytest.mark.parametrize(("value", "ok"), [("Europe/Paris", True), ("UTC", True), ("Nowhere/Land", False)])
+def test_league_timezone_is_checked_with_the_config(cli, home, value: str, ok: bool) -> None:
+    (home / "config.yaml").write_text(f"league:\n  timezone: '{value}'\n")
+    result = cli("config", "validate", str(home / "config.yaml"))
+    assert (result.exit_code == 0) is ok, result.output
+    if not ok:
+        assert result.exit_code == 2 and "league.timezone" in result.stderr and "Nowhere/Land" in result.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 from conftest import install_production
@@ -67,3 +68,54 @@ def test_status_without_production(cli) -> None:
     assert result.exit_code == 0, result.output
     status = json.loads(result.stdout)
     assert (status["production"], status["lineage"], status["triggers"]) == (None, [], [])
+
+
+def write_record(logs: Path, job: str, code: int, ended: float, success: float | None, message: str = "") -> None:
+    """A job's last run as scripts/nbalife-cron records it (the format of nbalife.ops.jobs)."""
+    logs.mkdir(exist_ok=True)
+    (logs / f"{job}.exit").write_text(f"{code} {int(ended)}\n")
+    (logs / f"{job}.message").write_text(message + "\n")
+    if success is not None:
+        (logs / f"{job}.success").write_text(f"{int(success)}\n")
+
+
+def test_last_runs_reads_the_wrappers_records_and_finds_stale_jobs(tmp_path: Path) -> None:
+    from nbalife.ops.jobs import job_periods, last_runs, stale_jobs
+
+    now = dt.datetime(2024, 1, 15, 12, tzinfo=dt.timezone.utc)
+    at = now.timestamp()
+    logs = tmp_path / "logs"
+    write_record(logs, "outcomes", 0, at - 300, at - 300)
+    write_record(logs, "metrics-export", 2, at - 60, at - 3 * 3600, "error: folder x does not exist")
+    write_record(logs, "gc", 1, at - 6 * 86400, at - 6 * 86400)
+    write_record(logs, "by-hand", 4, at - 99 * 86400, None, "error: database unreachable")
+    (logs / "verify.exit").write_text("garbage\n")
+    (logs / ".outcomes.exit.123").write_text("0 1\n")  # a record being written
+    runs = last_runs(tmp_path)
+    assert sorted(runs) == ["by-hand", "gc", "metrics-export", "outcomes", "verify"]
+    assert runs["metrics-export"].exit_code == 2 and runs["metrics-export"].message == "error: folder x does not exist"
+    assert runs["metrics-export"].period == dt.timedelta(minutes=5) and runs["gc"].period == dt.timedelta(days=7)
+    assert runs["verify"].exit_code is None and runs["verify"].ended_at is None
+    assert runs["by-hand"].period is None and not runs["by-hand"].stale(now)
+    assert stale_jobs(runs, now) == ["metrics-export", "verify"]  # 3 h > 2 x 5 min; verify never completed
+    assert stale_jobs(runs, now + dt.timedelta(days=9)) == ["outcomes", "metrics-export", "verify", "gc"]
+    assert set(stale_jobs(runs, now, missing=True)) - set(runs) == {"metrics-check", "abtest-advance",
+                                                                    "conformal-check", "dejavu-update", "drift-check",
+                                                                    "lstm-retrain"}
+    assert job_periods()["lstm-retrain"] == dt.timedelta(days=31) and job_periods()["metrics-check"] == \
+        dt.timedelta(hours=1)
+    assert last_runs(tmp_path / "nowhere") == {}
+
+
+def test_status_shows_each_cron_jobs_last_exit_and_the_stale_ones(cli, home: Path, monkeypatch) -> None:  # noqa: ANN001
+    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: NOW))
+    at = NOW.timestamp()
+    write_record(home / "logs", "outcomes", 0, at - 300, at - 300)
+    write_record(home / "logs", "metrics-export", 2, at - 60, None, "error: --prometheus x: folder y does not exist")
+    status = json.loads(cli("--json", "status").stdout)["cron"]
+    jobs = {j["job"]: j for j in status["jobs"]}
+    assert (jobs["outcomes"]["exit_code"], jobs["outcomes"]["stale"]) == (0, False)
+    assert (jobs["metrics-export"]["exit_code"], jobs["metrics-export"]["stale"]) == (2, True)
+    assert status["stale"] == ["metrics-export"] and "conformal-check" in status["never_ran"]
+    text = cli("status").stdout
+    assert "stale: metrics-export" in text and "folder y does not exist" in text

@@ -22,7 +22,7 @@ def status(ctx: typer.Context) -> None:
     from nbalife.services.status import status as run
 
     rt = runtime(ctx)
-    result = run(rt.engine, open_registry(rt.home, rt.engine, rt.settings), rt.settings, now=rt.now())
+    result = run(rt.engine, open_registry(rt.home, rt.engine, rt.settings), rt.settings, now=rt.now(), home=rt.home)
     show(rt.json, result, *status_tables(result))
 
 
@@ -40,12 +40,21 @@ def status_tables(result: Status) -> list[Table]:
                                               f"{test.started_at:%Y-%m-%d})",
     }
     drift = result.drift
+    cron = result.cron
+    cron_tables = [] if cron is None else [table(
+        "Cron jobs: no run recorded in HOME/logs (is the schedule installed? `nbalife cron install`)"
+        if not cron.jobs else f"Cron jobs (stale: {', '.join(cron.stale) or 'none'}"
+        + (f"; never ran here: {', '.join(cron.never_ran)}" if cron.never_ran else "") + ")",
+        ["job", "last exit", "ended", "last success", "stale", "message"],
+        [(j.job, j.exit_code, j.ended_at, j.last_success, "STALE" if j.stale else "",
+          j.message if j.exit_code not in (0, None) else "") for j in cron.jobs])]
     return [
         key_values("Status", summary),
         table("Arm A, last days", ["days", "n", "MAE", "persistence MAE", "coverage"],
               [(w.days, w.n, w.mae, w.persistence_mae, w.coverage) for w in result.windows]),
         table("Last run of each job", ["kind", "at", "outcome", "version"],
               [(j.kind, j.at, j.outcome, j.version) for j in result.jobs]),
+        *cron_tables,
         table(f"Drift (last check {'-' if drift is None else f'{drift.at:%Y-%m-%d %H:%M}, {drift.outcome}'})",
               ["feature", "KS p-value", "PSI", "drift"],
               [] if drift is None else [(name, f.get("ks_pvalue"), f.get("psi"), "DRIFT" if f.get("drifted") else "")

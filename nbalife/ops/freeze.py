@@ -6,8 +6,9 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from nbalife.errors import BadInput
+from nbalife.errors import BadInput, quoted
 
+_ZONE = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+){0,2}")  # what IANA names are made of
 _WINDOW = re.compile(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)")
 
 
@@ -33,17 +34,28 @@ class Freeze:
         return False
 
 
-def parse_freeze(text: str) -> Freeze:
-    """``"HH:MM-HH:MM[, HH:MM-HH:MM ...] Area/City"``; anything else is bad input naming it."""
+def check_zone(zone: str) -> str:
+    """An IANA time zone name (``America/New_York``, ``UTC``); anything else is bad input naming it."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    try:
+        if not isinstance(zone, str) or not _ZONE.fullmatch(zone):
+            raise ValueError(zone)
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):
+        raise BadInput(f"time zone {quoted(zone, 60)}: unknown (use an IANA name such as America/New_York)") from None
+    return zone
+
+
+def parse_freeze(text: str) -> Freeze:
+    """``"HH:MM-HH:MM[, HH:MM-HH:MM ...] Area/City"``; anything else is bad input naming it."""
     shown = repr(text[:80])
     spans, _, zone = text.strip().rpartition(" ")
     if not spans or not zone:
         raise BadInput(f"freeze window {shown}: expected 'HH:MM-HH:MM Area/City'")
     try:
-        ZoneInfo(zone)
-    except (ZoneInfoNotFoundError, ValueError):
+        check_zone(zone)
+    except BadInput:
         raise BadInput(f"freeze window {shown}: unknown time zone {zone[:60]!r}") from None
     windows = []
     for span in spans.split(","):

@@ -61,7 +61,9 @@ def _numbers(path: Path, count: int) -> tuple[float | None, ...]:
 
 def export(engine: Engine, registry: Registry, home: Path, path: Path, *, now: dt.datetime) -> ExportResult:
     """Gather the figures (1- and 7-day windows, production, jobs, A/B stage, last drift check)
-    and write them to ``path`` atomically."""
+    and write them to ``path`` atomically; the home's own ``metrics`` folder is created."""
+    if Path(path).parent.resolve() == (home / "metrics").resolve():  # the cron line's target on a fresh home
+        (home / "metrics").mkdir(exist_ok=True)
     check_prom_path(path)
     windows = {label: window_metrics(engine, now - span, now) for label, span in WINDOWS.items()}
     with reachable(engine), engine.connect() as conn:

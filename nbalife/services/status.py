@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from nbalife.config import Settings
+from nbalife.ops import jobs as cron_records
 from nbalife.registry import Registry, VersionInfo
 from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
 from nbalife.services.metrics import window_metrics
@@ -68,6 +70,41 @@ class DriftFigures:
 
 
 @dataclass(frozen=True)
+class CronJob:
+    """A scheduled job as the cron wrapper last recorded it."""
+
+    job: str
+    exit_code: int | None
+    ended_at: dt.datetime | None
+    last_success: dt.datetime | None
+    period_minutes: float | None
+    stale: bool
+    message: str
+
+
+@dataclass(frozen=True)
+class CronJobs:
+    """Every job the wrapper recorded in this home, and the scheduled ones that are stale (no
+    completed run within twice their period) or never ran here."""
+
+    jobs: list[CronJob]
+    stale: list[str]
+    never_ran: list[str]
+
+
+def cron_jobs(home: Path, now: dt.datetime) -> CronJobs:
+    """What the cron wrapper recorded under ``home/logs`` (see ``nbalife.ops.jobs``)."""
+    runs = cron_records.last_runs(home)
+    rows = [CronJob(r.job, r.exit_code, r.ended_at, r.last_success,
+                    None if r.period is None else r.period.total_seconds() / 60, r.stale(now), r.message)
+            for r in runs.values()]
+    stale = cron_records.stale_jobs(runs, now)
+    never = [] if not runs else [name for name in cron_records.stale_jobs(runs, now, missing=True)
+                                 if name not in runs]
+    return CronJobs(rows, stale, never)
+
+
+@dataclass(frozen=True)
 class Status:
     """Everything ``nbalife status`` shows; production fields are None when none is set."""
 
@@ -81,6 +118,7 @@ class Status:
     drift: DriftFigures | None
     abtest: AbTest | None
     triggers: list[Trigger]
+    cron: CronJobs | None = None
 
 
 def _drift_trigger(drift: DriftFigures | None, production: str) -> Trigger:
@@ -92,8 +130,11 @@ def _drift_trigger(drift: DriftFigures | None, production: str) -> Trigger:
     return Trigger("drift", fired, f"last drift check {drift.at:%Y-%m-%d %H:%M} on {drift.version}: {said}")
 
 
-def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime) -> Status:
-    """Production and its lineage, each job's last run, recent figures, drift, A/B test, triggers."""
+def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime,
+           home: Path | None = None) -> Status:
+    """Production and its lineage, each job's last run (events, and with ``home`` the cron
+    wrapper's records), recent figures, drift, A/B test, triggers."""
+    cron = None if home is None else cron_jobs(home, now)
     with reachable(engine), engine.connect() as conn:
         latest = [list_events(conn, kind=kind, limit=1)[0] for kind in sorted(recorded_kinds(conn))]
         test = running_test(conn)
@@ -107,7 +148,7 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         windows.append(WindowFigures(days, row.n, row.mae, row.coverage, row.persistence_mae))
     production: VersionInfo | None = registry.current()
     if production is None:
-        return Status(now, None, None, [], jobs, windows, None, drift, test, [])
+        return Status(now, None, None, [], jobs, windows, None, drift, test, [], cron)
     chain = lineage(registry, production)
     age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_trigger(drift, production.version),
                              force=False)
@@ -122,4 +163,5 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         drift=drift,
         abtest=test,
         triggers=[t for t in triggers if t.name != "force"],
+        cron=cron,
     )

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nbalife.errors import BadInput
 from nbalife.ops.schedule import JOBS
-from nbalife.ops.season import fire_times, local_at
+from nbalife.ops.crontime import fire_times, local_at
 from tests.conftest import run_nbalife
 
 # Tiny models; a policy that applies what it finds, with a short conformal window so the daily

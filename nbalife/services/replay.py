@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbalife.forecast.lstm import EpochProgress
-    from nbalife.ops.season import Action, DayProgress
+    from nbalife.services.season import Action, DayProgress
 
 
 @dataclass(frozen=True)
@@ -128,10 +128,10 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
            report: Path | None = None) -> ReplayResult:
     """Train the first model on the games before the window in a temporary home (or on the
     empty store at ``db_url``), promote it, then play the window day by day under ``settings``
-    (ops.season). The user's home and store are never touched. ``report``: also write the
+    (services.season). The user's home and store are never touched. ``report``: also write the
     ``nbalife report`` page of the replayed season, the policy beside doing nothing."""
     from nbalife.files import check_output_path
-    from nbalife.ops.season import run_season
+    from nbalife.services.season import run_season
     from nbalife.services.abtest import MODES
 
     if abtest_mode not in MODES:

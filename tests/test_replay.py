@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -62,15 +63,19 @@ def test_same_files_and_seed_give_the_same_actions(season_files: list[Path], pol
     assert {"train", "predict", "ingest", "outcomes", "conformal-check", "metrics-check"} <= {j.job for j in here.jobs}
 
 
-def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+def _policy_file(path: Path) -> Path:
     import yaml
 
-    policy_file = tmp_path / "policy.yaml"
     nested: dict[str, dict] = {}
     for key, value in POLICY.items():
         section, _, item = key.partition(".")
         nested.setdefault(section, {})[item] = value
-    policy_file.write_text(yaml.safe_dump(nested))
+    path.write_text(yaml.safe_dump(nested))
+    return path
+
+
+def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+    policy_file = _policy_file(tmp_path / "policy.yaml")
     result = cli("--json", "replay", "--games", season_files[0], "--games", season_files[1], "--policy",
                  policy_file, "--to", "2023-10-29")
     assert result.exit_code == 0, result.output
@@ -78,6 +83,42 @@ def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path:
     assert report["replay_first"] == "2023-10-24" and report["replay_last"] <= "2023-10-29"
     assert report["weeks"] and report["jobs"][0]["job"] == "train"
     assert not (cli.home / "nbalife.db").exists()  # the user's home is never touched
+
+
+def test_replay_serves_the_forecasts_predict_serves(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+    """The same model set and games: ``predict --input`` in a home trained as the replay's first
+    model, and the replay's forecasts (served by that version, and the first model untouched),
+    agree game by game, team-strength context included."""
+    import numpy as np
+    import pandas as pd
+
+    history, season = season_files
+    _policy_file(cli.home / "config.yaml")
+    replayed = tmp_path / "replayed.csv"
+    done = cli("--json", "replay", "--games", history, "--games", season, "--policy", cli.home / "config.yaml",
+               "--forecasts", replayed)
+    assert done.exit_code == 0, done.output
+    first = json.loads(done.stdout)["first_production"]
+    assert cli("data", "ingest", history).exit_code == 0
+    trained = cli("train", "--games", history, "--register", "--promote")
+    assert trained.exit_code == 0, trained.output
+    predicted = tmp_path / "predicted.csv"
+    shown = cli("predict", "--input", season, "--output", predicted, "--no-log")
+    assert shown.exit_code == 0, shown.output
+    assert "not logged" in shown.output
+    ours, theirs = pd.read_csv(predicted), pd.read_csv(replayed)
+    assert set(ours["version"]) == {first} and len(ours) == len(theirs) == 90
+    assert (ours["context"] == "ratings").mean() > 0.9  # the context is really there
+    both = ours.merge(theirs, on="game_id", suffixes=("", "_replay"))
+    for column in ("forecast", "lower", "upper"):
+        np.testing.assert_allclose(both[column], both[f"{column}_first"], rtol=1e-9, atol=1e-9)
+    served = both[both["version_replay"] == first]
+    assert 0 < len(served) < len(both)  # the policy's recalibrations served the rest
+    for column in ("forecast", "lower", "upper"):
+        np.testing.assert_allclose(served[column], served[f"{column}_replay"], rtol=1e-9, atol=1e-9)
+    assert (served["context"] == served["context_replay"]).all()
+    with sqlite3.connect(cli.home / "nbalife.db") as conn:
+        assert conn.execute("select count(*) from predictions").fetchone() == (0,)  # --no-log logged nothing
 
 
 @pytest.mark.parametrize(("extra", "named"), [

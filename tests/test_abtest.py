@@ -262,6 +262,26 @@ def test_predict_cli_logs_both_arms_in_shadow_mode_and_arm_overrides(cli_db, eng
         assert len(conn.execute(schema.predictions.select()).all()) == 60
 
 
+def test_predict_table_names_each_rows_version_and_arm_under_a_split_test(cli_db, engine, versions: tuple[str, str],
+                                                                          repo_data: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from nbalife.interchange import load_games
+
+    champion, candidate = versions
+    source = tmp_path / "tonight.csv"
+    load_games(repo_data / "nba_2021-22.csv")[:40].to_csv(source, index=False)
+    assert cli_db("abtest", "start", "--candidate", candidate, "--traffic", "0.5").exit_code == 0
+    rows = json.loads(cli_db("--json", "predict", "--input", str(source), "--no-log").stdout)["rows"]
+    served = {arm: sum(r["arm"] == arm for r in rows) for arm in ("A", "B")}
+    assert served["A"] and served["B"] and not any(r["logged"] for r in rows)
+    shown = cli_db("predict", "--input", str(source))
+    assert shown.exit_code == 0, shown.output
+    title = f"2 versions: {champion} (A, {served['A']} games), {candidate} (B, {served['B']} games)"
+    assert title in " ".join(shown.stdout.split()), shown.stdout
+    assert "version" in shown.stdout and "arm" in shown.stdout and f"{len(rows)} logged" in shown.stdout
+    with engine.connect() as conn:
+        assert len(conn.execute(schema.predictions.select()).all()) == 40  # --no-log wrote none of its 40
+
+
 def test_human_output_of_status_and_history(cli_db, engine, versions: tuple[str, str]) -> None:
     assert "no A/B test is running" in cli_db("abtest", "status").stdout
     assert cli_db("abtest", "start", "--candidate", versions[1], "--traffic", "0.3").exit_code == 0

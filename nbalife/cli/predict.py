@@ -67,7 +67,8 @@ def _by(result: PredictResult) -> str:
     counts = result.versions
     if len({version for version, _ in counts}) <= 1 and all(arm == "A" for _, arm in counts):
         return result.version
-    parts = [f"{version} ({arm}, {n} game{'s' if n != 1 else ''})" for (version, arm), n in counts.items()]
+    ordered = sorted(counts.items(), key=lambda item: ARMS.index(item[0][1]) if item[0][1] in ARMS else len(ARMS))
+    parts = [f"{version} ({arm}, {n} game{'s' if n != 1 else ''})" for (version, arm), n in ordered]
     served = len({version for version, _ in counts})
     return (f"{served} versions: " if served > 1 else "") + ", ".join(parts)
 

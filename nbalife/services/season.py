@@ -22,7 +22,6 @@ only defers a heavy library until a command needs it, so ``nbalife --help`` star
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from nbalife.errors import BadInput
 from nbalife.interchange import PATTERN_COLUMNS
 from nbalife.ops.crontime import ZONE, fire_times, local_at
 from nbalife.ops.schedule import JOBS
+from nbalife.report.content import alert_cause
 from nbalife.services import abtest, conformal, dejavu, drift, lstm, metrics, outcomes
 from nbalife.services.forecasting import forecast, forecast_routed
 from nbalife.services.matchups import with_store
@@ -202,13 +202,6 @@ def _store_results(engine: Engine, todays: pd.DataFrame, at: dt.datetime) -> Non
         record_event(conn, "ingest", "ok", at=at, details={"file": "replay", "rows": len(todays),
                                                            "inserted": counts.inserted, "updated": counts.updated,
                                                            "rejected": 0})
-
-
-def alert_cause(breach: str) -> str:
-    """What a breached level is about: its words before the first figure (``"n 5 < …"`` → ``n``,
-    ``"coverage 0.81 < …"`` → ``coverage``)."""
-    words = re.split(r"[-\d(<>=]", breach, maxsplit=1)[0].strip(" :")
-    return words or breach
 
 
 def _metrics(season: Season, at: dt.datetime) -> Action | None:

@@ -82,6 +82,9 @@ def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path:
     report = json.loads(result.stdout)
     assert report["replay_first"] == "2023-10-24" and report["replay_last"] <= "2023-10-29"
     assert report["weeks"] and report["jobs"][0]["job"] == "train"
+    assert [v["kind"] for v in report["versions"]] == ["recalibration", "Dejavu update", "LSTM retrain"]
+    assert report["productions"][0][1] == report["first_production"]
+    assert all(a["alerts"] >= a["days"] >= 1 for a in report["alerts"])
     assert not (cli.home / "nbalife.db").exists()  # the user's home is never touched
 
 
@@ -182,3 +185,25 @@ def test_cron_times_of_the_schedule(day: dt.date) -> None:
 def test_bad_cron_expression_is_bad_input(expression: str) -> None:
     with pytest.raises(BadInput, match="cron"):
         fire_times(expression, dt.date(2024, 1, 1))
+
+
+def test_a_version_waiting_many_days_is_counted_once_and_alerts_by_cause() -> None:
+    """A recalibration a daily check reports for five days is one version registered and waiting;
+    a Dejavu update that became production is promoted; alerts count per cause and league day."""
+    from nbalife.services.replay import alert_counts, version_counts
+    from nbalife.services.season import Action
+
+    day = dt.datetime(2023, 1, 10, 7, tzinfo=dt.timezone.utc)
+    actions = [Action(day + dt.timedelta(days=i), "conformal-check", "registered", "1.0.1", "", ("coverage",))
+               for i in range(5)]
+    actions += [Action(day, "dejavu-update", "promoted", "1.1.0", ""),
+                Action(day, "lstm-retrain", "rejected", "1.0.0", ""),
+                Action(day.replace(hour=4, minute=59), "metrics-check", "alert", None, "", ("n", "coverage")),
+                Action(day.replace(hour=5), "metrics-check", "alert", None, "", ("n",))]  # 23:59 and 00:00 in New York
+    rows = {v.kind: v for v in version_counts(actions, [(day, "1.0.0"), (day, "1.1.0")])}
+    assert dataclasses.astuple(rows["recalibration"]) == ("recalibration", 1, 0, 1, 0)
+    assert dataclasses.astuple(rows["Dejavu update"]) == ("Dejavu update", 1, 1, 0, 0)
+    assert dataclasses.astuple(rows["LSTM retrain"]) == ("LSTM retrain", 0, 0, 0, 1)
+    alerts = {(a.job, a.cause): (a.alerts, a.days) for a in alert_counts(actions)}
+    assert alerts == {("conformal-check", "coverage"): (5, 5), ("metrics-check", "coverage"): (1, 1),
+                      ("metrics-check", "n"): (2, 2)}

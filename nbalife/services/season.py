@@ -21,6 +21,7 @@ only defers a heavy library until a command needs it, so ``nbalife --help`` star
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections import defaultdict
@@ -72,7 +73,7 @@ class Action:
 @dataclass(frozen=True)
 class SeasonRun:
     """What the policy did and the forecasts that served each game (one row per game), and each
-    change of production (when, to which version)."""
+    change of production (when, to which version); times are aware, in league time."""
 
     actions: list[Action]
     served: pd.DataFrame  # game_id, game_date, forecast, lower, upper, version, arm
@@ -147,8 +148,13 @@ def run_season(games: pd.DataFrame, *, engine: Engine, registry: Registry, setti
         step(season, first + dt.timedelta(days=index))
         if progress is not None:
             progress(index + 1, days)
-    return SeasonRun(season.actions, pd.concat(season.served, ignore_index=True), dict(season.seconds),
-                     dict(season.runs), first_production, registry.current_version(), days, season.productions)
+    from zoneinfo import ZoneInfo
+
+    zone = ZoneInfo(season.zone)  # times as the operator reads them: league time (the same instants)
+    actions = [dataclasses.replace(a, at=a.at.astimezone(zone)) for a in season.actions]
+    productions = [(at.astimezone(zone), version) for at, version in season.productions]
+    return SeasonRun(actions, pd.concat(season.served, ignore_index=True), dict(season.seconds),
+                     dict(season.runs), first_production, registry.current_version(), days, productions)
 
 
 def play_day(season: Season, day: dt.date) -> None:

@@ -130,6 +130,7 @@ def test_replay_serves_the_forecasts_predict_serves(cli, season_files: list[Path
     (["--train-until", "2023-11-02", "--from", "2023-11-01"], "--train-until 2023-11-02"),
     (["--from", "2030-01-01"], "--from 2030-01-01"),
     (["--abtest-mode", "canary"], "canary"),
+    (["--forecasts", "forecasts.txt"], "--forecasts forecasts.txt: unknown file type '.txt'"),
 ])
 def test_bad_window_is_exit_2_naming_the_value(cli, season_files: list[Path], extra: list[str],  # noqa: ANN001
                                                named: str) -> None:

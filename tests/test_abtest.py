@@ -33,7 +33,7 @@ def versions(home: Path, engine, tiny_model_set) -> tuple[str, str]:  # noqa: AN
 def log_resolved(engine, games: int, *, gap: float, seed: int, offset: int = 0) -> None:  # noqa: ANN001
     """Predict ``games`` new games through the running test's routing and store their outcomes:
     A's own error SD 4 points, B's 4 - ``gap`` (on top of 6 points of shared game noise)."""
-    from nbalife.services.abtest import route
+    from nbalife.services.forecasting import route
 
     rng = np.random.default_rng(seed)
     ids = [f"g{offset + i:05d}" for i in range(games)]
@@ -120,7 +120,7 @@ def test_split_test_advances_through_the_stages_and_promotes(cli_db, engine, ver
 
 
 def test_significantly_worse_b_rolls_back_with_exit_1(cli_db, engine, versions: tuple[str, str]) -> None:
-    from nbalife.services.abtest import route
+    from nbalife.services.forecasting import route
 
     _, candidate = versions
     assert cli_db("abtest", "start", "--candidate", candidate, "--mode", "shadow").exit_code == 0
@@ -137,7 +137,7 @@ def test_significantly_worse_b_rolls_back_with_exit_1(cli_db, engine, versions: 
 
 
 def test_stop_ends_the_test_and_routing(cli_db, engine, versions: tuple[str, str]) -> None:
-    from nbalife.services.abtest import route
+    from nbalife.services.forecasting import route
 
     assert cli_db("abtest", "start", "--candidate", versions[1], "--traffic", "0.5").exit_code == 0
     arms = {arm for pairs in route(engine, [f"g{i}" for i in range(200)]).values() for _, arm in pairs}
@@ -218,6 +218,7 @@ def test_predict_routes_through_the_running_test(home: Path, engine, versions: t
     from nbalife.interchange import PATTERN_COLUMNS, load_games
     from nbalife.registry import Registry
     from nbalife.services import abtest
+    from nbalife.services.forecasting import forecast_routed
     from nbalife.services.model_loading import load_model_set
     from nbalife.services.registry import open_registry
 
@@ -226,10 +227,10 @@ def test_predict_routes_through_the_running_test(home: Path, engine, versions: t
     ids, patterns = list(games["game_id"]), games[PATTERN_COLUMNS].to_numpy(np.float32)
     now = dt.datetime.now(dt.timezone.utc)
     production = load_model_set(Registry(home))
-    assert abtest.forecast_routed(engine, Registry(home), production, ids, patterns, now=now) is None
+    assert forecast_routed(engine, Registry(home), production, ids, patterns, now=now) is None
     test = abtest.start(engine, open_registry(home, engine, tiny_model_set.settings), tiny_model_set.settings, home,
                         candidate=candidate, mode=mode, traffic=0.5, min_improvement=0.5, now=now)
-    result = abtest.forecast_routed(engine, Registry(home), production, ids, patterns, now=now)
+    result = forecast_routed(engine, Registry(home), production, ids, patterns, now=now)
     with engine.connect() as conn:
         logged = {(r.game_id, r.arm, r.model_version) for r in conn.execute(schema.predictions.select())}
     if mode == "shadow":
@@ -259,6 +260,26 @@ def test_predict_cli_logs_both_arms_in_shadow_mode_and_arm_overrides(cli_db, eng
     assert {(r["arm"], r["version"]) for r in json.loads(override.stdout)["rows"]} == {("B", champion)}
     with engine.connect() as conn:
         assert len(conn.execute(schema.predictions.select()).all()) == 60
+
+
+def test_predict_table_names_each_rows_version_and_arm_under_a_split_test(cli_db, engine, versions: tuple[str, str],
+                                                                          repo_data: Path, tmp_path: Path) -> None:  # noqa: ANN001
+    from nbalife.interchange import load_games
+
+    champion, candidate = versions
+    source = tmp_path / "tonight.csv"
+    load_games(repo_data / "nba_2021-22.csv")[:40].to_csv(source, index=False)
+    assert cli_db("abtest", "start", "--candidate", candidate, "--traffic", "0.5").exit_code == 0
+    rows = json.loads(cli_db("--json", "predict", "--input", str(source), "--no-log").stdout)["rows"]
+    served = {arm: sum(r["arm"] == arm for r in rows) for arm in ("A", "B")}
+    assert served["A"] and served["B"] and not any(r["logged"] for r in rows)
+    shown = cli_db("predict", "--input", str(source))
+    assert shown.exit_code == 0, shown.output
+    title = f"2 versions: {champion} (A, {served['A']} games), {candidate} (B, {served['B']} games)"
+    assert title in " ".join(shown.stdout.split()), shown.stdout
+    assert "version" in shown.stdout and "arm" in shown.stdout and f"{len(rows)} logged" in shown.stdout
+    with engine.connect() as conn:
+        assert len(conn.execute(schema.predictions.select()).all()) == 40  # --no-log wrote none of its 40
 
 
 def test_human_output_of_status_and_history(cli_db, engine, versions: tuple[str, str]) -> None:

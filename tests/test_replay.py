@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from hypothesis import strategies as st
 
 from nbalife.errors import BadInput
 from nbalife.ops.schedule import JOBS
-from nbalife.ops.season import fire_times, local_at
+from nbalife.ops.crontime import fire_times, local_at
 from tests.conftest import run_nbalife
 
 # Tiny models; a policy that applies what it finds, with a short conformal window so the daily
@@ -62,22 +63,65 @@ def test_same_files_and_seed_give_the_same_actions(season_files: list[Path], pol
     assert {"train", "predict", "ingest", "outcomes", "conformal-check", "metrics-check"} <= {j.job for j in here.jobs}
 
 
-def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+def _policy_file(path: Path) -> Path:
     import yaml
 
-    policy_file = tmp_path / "policy.yaml"
     nested: dict[str, dict] = {}
     for key, value in POLICY.items():
         section, _, item = key.partition(".")
         nested.setdefault(section, {})[item] = value
-    policy_file.write_text(yaml.safe_dump(nested))
+    path.write_text(yaml.safe_dump(nested))
+    return path
+
+
+def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+    policy_file = _policy_file(tmp_path / "policy.yaml")
     result = cli("--json", "replay", "--games", season_files[0], "--games", season_files[1], "--policy",
                  policy_file, "--to", "2023-10-29")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["replay_first"] == "2023-10-24" and report["replay_last"] <= "2023-10-29"
     assert report["weeks"] and report["jobs"][0]["job"] == "train"
+    assert [v["kind"] for v in report["versions"]] == ["recalibration", "Dejavu update", "LSTM retrain"]
+    assert report["productions"][0][1] == report["first_production"]
+    assert all(a["alerts"] >= a["days"] >= 1 for a in report["alerts"])
     assert not (cli.home / "nbalife.db").exists()  # the user's home is never touched
+
+
+def test_replay_serves_the_forecasts_predict_serves(cli, season_files: list[Path], tmp_path: Path) -> None:  # noqa: ANN001
+    """The same model set and games: ``predict --input`` in a home trained as the replay's first
+    model, and the replay's forecasts (served by that version, and the first model untouched),
+    agree game by game, team-strength context included."""
+    import numpy as np
+    import pandas as pd
+
+    history, season = season_files
+    _policy_file(cli.home / "config.yaml")
+    replayed = tmp_path / "replayed.csv"
+    done = cli("--json", "replay", "--games", history, "--games", season, "--policy", cli.home / "config.yaml",
+               "--forecasts", replayed)
+    assert done.exit_code == 0, done.output
+    first = json.loads(done.stdout)["first_production"]
+    assert cli("data", "ingest", history).exit_code == 0
+    trained = cli("train", "--games", history, "--register", "--promote")
+    assert trained.exit_code == 0, trained.output
+    predicted = tmp_path / "predicted.csv"
+    shown = cli("predict", "--input", season, "--output", predicted, "--no-log")
+    assert shown.exit_code == 0, shown.output
+    assert "not logged" in shown.output
+    ours, theirs = pd.read_csv(predicted), pd.read_csv(replayed)
+    assert set(ours["version"]) == {first} and len(ours) == len(theirs) == 90
+    assert (ours["context"] == "ratings").mean() > 0.9  # the context is really there
+    both = ours.merge(theirs, on="game_id", suffixes=("", "_replay"))
+    for column in ("forecast", "lower", "upper"):
+        np.testing.assert_allclose(both[column], both[f"{column}_first"], rtol=1e-9, atol=1e-9)
+    served = both[both["version_replay"] == first]
+    assert 0 < len(served) < len(both)  # the policy's recalibrations served the rest
+    for column in ("forecast", "lower", "upper"):
+        np.testing.assert_allclose(served[column], served[f"{column}_replay"], rtol=1e-9, atol=1e-9)
+    assert (served["context"] == served["context_replay"]).all()
+    with sqlite3.connect(cli.home / "nbalife.db") as conn:
+        assert conn.execute("select count(*) from predictions").fetchone() == (0,)  # --no-log logged nothing
 
 
 @pytest.mark.parametrize(("extra", "named"), [
@@ -86,6 +130,7 @@ def test_cli_reports_the_replay_as_json(cli, season_files: list[Path], tmp_path:
     (["--train-until", "2023-11-02", "--from", "2023-11-01"], "--train-until 2023-11-02"),
     (["--from", "2030-01-01"], "--from 2030-01-01"),
     (["--abtest-mode", "canary"], "canary"),
+    (["--forecasts", "forecasts.txt"], "--forecasts forecasts.txt: unknown file type '.txt'"),
 ])
 def test_bad_window_is_exit_2_naming_the_value(cli, season_files: list[Path], extra: list[str],  # noqa: ANN001
                                                named: str) -> None:
@@ -141,3 +186,25 @@ def test_cron_times_of_the_schedule(day: dt.date) -> None:
 def test_bad_cron_expression_is_bad_input(expression: str) -> None:
     with pytest.raises(BadInput, match="cron"):
         fire_times(expression, dt.date(2024, 1, 1))
+
+
+def test_a_version_waiting_many_days_is_counted_once_and_alerts_by_cause() -> None:
+    """A recalibration a daily check reports for five days is one version registered and waiting;
+    a Dejavu update that became production is promoted; alerts count per cause and league day."""
+    from nbalife.services.replay import alert_counts, version_counts
+    from nbalife.services.season import Action
+
+    day = dt.datetime(2023, 1, 10, 7, tzinfo=dt.timezone.utc)
+    actions = [Action(day + dt.timedelta(days=i), "conformal-check", "registered", "1.0.1", "", ("coverage",))
+               for i in range(5)]
+    actions += [Action(day, "dejavu-update", "promoted", "1.1.0", ""),
+                Action(day, "lstm-retrain", "rejected", "1.0.0", ""),
+                Action(day.replace(hour=4, minute=59), "metrics-check", "alert", None, "", ("n", "coverage")),
+                Action(day.replace(hour=5), "metrics-check", "alert", None, "", ("n",))]  # 23:59 and 00:00 in New York
+    rows = {v.kind: v for v in version_counts(actions, [(day, "1.0.0"), (day, "1.1.0")])}
+    assert dataclasses.astuple(rows["recalibration"]) == ("recalibration", 1, 0, 1, 0)
+    assert dataclasses.astuple(rows["Dejavu update"]) == ("Dejavu update", 1, 1, 0, 0)
+    assert dataclasses.astuple(rows["LSTM retrain"]) == ("LSTM retrain", 0, 0, 0, 1)
+    alerts = {(a.job, a.cause): (a.alerts, a.days) for a in alert_counts(actions)}
+    assert alerts == {("conformal-check", "coverage"): (5, 5), ("metrics-check", "coverage"): (1, 1),
+                      ("metrics-check", "n"): (2, 2)}

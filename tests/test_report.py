@@ -90,7 +90,7 @@ def test_report_of_a_home_with_drift_shows_its_recalibration_and_ab_test(cli_db,
     assert result.exit_code == 0, result.output
     written = json.loads(result.stdout)
     assert written["n"] == season.arm_a and not written["empty"]
-    assert written["production"] == season.patch and written["abtest"] == season.test
+    assert written["production"] == season.patch and written["abtests"] == [season.test]
     page = out.read_text()
     assert written["size_bytes"] == len(page.encode())
     assert page.count("<svg") == FIGURES
@@ -112,8 +112,8 @@ def test_a_window_without_predictions_is_a_page_that_says_so(cli_db, tmp_path: P
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["empty"] is True
     page = out.read_text()
-    assert "No resolved predictions from 2001-01-01 00:00 UTC to 2001-02-01 00:00 UTC" in page
-    assert "<svg" not in page and "No A/B test has run." in page and external_references(page) == []
+    assert "No resolved predictions from 2001-01-01 00:00 EST to 2001-02-01 00:00 EST" in page  # league days
+    assert "<svg" not in page and "No A/B test ran in the period." in page and external_references(page) == []
 
 
 def test_external_references_are_found() -> None:
@@ -267,3 +267,106 @@ def test_calibration_rescales_each_interval_by_its_versions_quantile_ratio() -> 
     assert points[0.95].empirical == 1.0 and points[0.95].n == 10
     half = 10.0 * ratios[0.5]
     assert points[0.5].empirical == pytest.approx(sum(k <= half for k in range(1, 11)) / 10)
+
+
+def test_report_by_arm_lists_every_ab_test_and_the_alerts(cli_db, engine, season, tiny_model_set,  # noqa: ANN001
+                                                         tmp_path: Path) -> None:
+    """Two A/B tests in the window are both on the page; ``--by arm`` draws A and B apart; the
+    conformal check's drift is in the alerts table."""
+    from nbalife.services import abtest
+    from nbalife.services.registry import open_registry
+
+    now = dt.datetime.now(dt.timezone.utc)
+    abtest.stop(engine, cli_db.home, reason="a second test follows", now=now - dt.timedelta(minutes=2))
+    registry = open_registry(cli_db.home, engine, tiny_model_set.settings)
+    second = abtest.start(engine, registry, tiny_model_set.settings, cli_db.home, candidate=season.first,
+                          mode="shadow", traffic=1.0, min_improvement=None, now=now - dt.timedelta(minutes=1))
+    out = tmp_path / "arms.html"
+    result = cli_db("--json", "report", "--by", "arm", "--out", out)
+    assert result.exit_code == 0, result.output
+    written = json.loads(result.stdout)
+    assert written["abtests"] == [season.test, second.test_id] and written["alerts"] >= 1
+    page = out.read_text()
+    assert page.count("<svg") == FIGURES + 2  # the second test's figure and the arms figure
+    assert "<h2>A/B tests (2 in the period)</h2>" in page
+    arms = page[page.index("<h2>By arm</h2>"):page.index("<h2>Version timeline</h2>")]
+    assert re.search(rf"<tr><td>A</td><td>{season.arm_a}</td>", arms) and "<tr><td>B</td><td>80</td>" in arms
+    alerts = page[page.index("<h2>Alerts</h2>"):page.index("<h2>A/B tests")]
+    assert "<td>conformal_check</td><td>coverage</td><td>1</td><td>1</td>" in alerts
+    bad = cli_db("report", "--by", "version", "--out", tmp_path / "x.html")
+    assert bad.exit_code == 2 and "--by 'version': use one of arm" in bad.output
+
+
+def test_days_are_game_days_in_league_time() -> None:
+    """A game of 2024-01-01 in New York, predicted at 20:15 there (01:15 UTC the next day), counts
+    on its own date."""
+    from nbalife.report.series import daily, league_day
+    from nbalife.store.predictions import ResolvedPrediction
+
+    at = dt.datetime(2024, 1, 2, 1, 15, tzinfo=dt.timezone.utc)
+    row = ResolvedPrediction("g", "A", "1.0.0", at, 0.0, -5.0, 5.0, None, None, 1.0, 1.0, 0.0)
+    assert league_day(at) == dt.date(2024, 1, 1)
+    assert daily([row], dt.date(2024, 1, 1), dt.date(2024, 1, 2)).n.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize("value", [22.2253, 0.0, -3.5, 1e6])
+def test_a_constant_series_gets_a_readable_axis(value: float) -> None:
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from nbalife.report.figures import _readable_y
+
+    figure = Figure()
+    FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    series = np.full(30, value) + np.linspace(0, 1e-12, 30)  # constant up to rounding
+    ax.plot(range(30), series)
+    _readable_y(ax, series)
+    figure.canvas.draw()
+    low, high = ax.get_ylim()
+    assert low < value < high and high - low >= 1.0
+    assert ax.yaxis.get_major_formatter().get_offset() == ""  # no "1e-11+2.2253e1"
+    labels = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert labels and all("e" not in label for label in labels)
+
+
+def _markers(kinds: list[str], start: dt.datetime, step: dt.timedelta) -> list:
+    from nbalife.report.content import Marker
+
+    return [Marker(start + i * step, kind, f"1.{i}.0", "") for i, kind in enumerate(kinds)]
+
+
+def test_time_axes_draw_a_line_only_where_production_changed() -> None:
+    from matplotlib.figure import Figure
+
+    from nbalife.report.figures import _time_axis
+
+    start = dt.datetime(2024, 1, 1, 8, tzinfo=dt.timezone.utc)
+    markers = _markers(["promotion", "retrain", "update", "recalibration", "rollback", "update"], start,
+                       dt.timedelta(days=3))
+    ax = Figure().subplots()
+    _time_axis(ax, dt.date(2024, 1, 1), dt.date(2024, 1, 31), markers, "America/New_York")
+    assert len(ax.lines) == 2  # the promotion and the rollback
+
+
+@hsettings(max_examples=15, deadline=None)
+@given(changes=st.integers(1, 120), hours=st.integers(1, 72))
+def test_version_labels_on_the_timeline_never_overlap(changes: int, hours: int) -> None:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from nbalife.report.figures import timeline_figure
+
+    start = dt.datetime(2024, 1, 1, 8, tzinfo=dt.timezone.utc)
+    markers = _markers(["promotion", "recalibration"] * changes, start, dt.timedelta(hours=hours))
+    last = (markers[-1].at + dt.timedelta(days=1)).date()
+    figure = timeline_figure(markers, dt.date(2024, 1, 1), last, "America/New_York")
+    FigureCanvasAgg(figure)
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    boxes = [t.get_window_extent(renderer) for t in figure.axes[0].texts]
+    assert boxes  # the first change of production is always labelled
+    whole = figure.bbox
+    for i, box in enumerate(boxes):
+        assert whole.x0 <= box.x0 and box.x1 <= whole.x1  # inside the figure
+        assert not any(box.overlaps(other) for other in boxes[i + 1:])

@@ -14,7 +14,7 @@ from nbalife.cli.runtime import runtime
 
 if TYPE_CHECKING:
     from nbalife.forecast.lstm import EpochProgress
-    from nbalife.ops.season import DayProgress
+    from nbalife.services.season import DayProgress
     from nbalife.services.lifecycle import Step
 
 

@@ -30,6 +30,9 @@ def replay(
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Also write the season's `nbalife report` page (*.html), the policy beside doing "
                          "nothing.", metavar="FILE")] = None,
+    forecasts: Annotated[Optional[Path], typer.Option(
+        "--forecasts", help="Also write every game's served forecast (version, arm, context) and the first "
+                            "model's (*.csv or *.parquet).", metavar="FILE")] = None,
 ) -> None:
     """Train on the games before the window, then play it day by day: each game forecast at minute
     18, its result stored, outcomes synced and every scheduled job run at its cron time. Prints the
@@ -40,7 +43,7 @@ def replay(
     rt = runtime(ctx)
     settings = load_settings(policy).settings if policy is not None else rt.settings
     result = run(list(games), settings=settings, since=since, until=until, train_until=train_until,
-                 abtest_mode=abtest_mode, report=report)
+                 abtest_mode=abtest_mode, report=report, forecasts=forecasts)
     columns = ["week", "games", "coverage", "width", "MAE", "nothing cov", "nothing width", "nothing MAE",
                "persistence MAE"]
     show(
@@ -52,9 +55,15 @@ def replay(
                            f"{result.train_first}..{result.train_last}",
             "production at the end": result.last_production,
             "report": result.report,
+            "forecasts": result.forecasts,
             "seconds": round(result.seconds, 1),
         }),
-        table("Actions by kind", ["job outcome", "count"], list(result.action_counts.items())),
+        table("Versions the jobs made (each counted once)", ["kind", "registered", "promoted", "waiting",
+                                                            "rejected runs"],
+              [(v.kind, v.registered, v.promoted, v.waiting, v.rejected) for v in result.versions]),
+        table("Production's changes", ["at", "version"], result.productions),
+        table("Alerts by cause", ["job", "cause", "alerts", "days"],
+              [(a.job, a.cause, a.alerts, a.days) for a in result.alerts]),
         table("Actions", ["at", "job", "outcome", "version", "detail"],
               [(a.at, a.job, a.outcome, a.version, a.detail) for a in result.actions
                if a.job != "metrics-check"]),

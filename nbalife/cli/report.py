@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
 
@@ -19,14 +19,16 @@ def report(
     days: Days = None,
     since: SinceDay = None,
     until: UntilDay = None,
+    by: Annotated[Optional[str], typer.Option(
+        "--by", help="arm: each arm's coverage and MAE (A, B, shadow) beside production's.")] = None,
 ) -> None:
     """Coverage, MAE next to persistence, width, calibration, residuals, coverage by game state,
-    the version timeline and the A/B test of a window (default: the last 90 days) as one HTML
-    file that needs nothing outside it."""
+    the version timeline, the alerts and every A/B test of a window (default: the last 90 days;
+    days in league time) as one HTML file that needs nothing outside it."""
     from nbalife.services.registry import open_registry
     from nbalife.services.report import write_report
 
     rt = runtime(ctx)
     result = write_report(rt.engine, open_registry(rt.home, rt.engine, rt.settings), rt.settings, out,
-                          now=rt.now(), days=days, since=since, until=until)
+                          now=rt.now(), days=days, since=since, until=until, by=by)
     show(rt.json, result, key_values("Report", result))

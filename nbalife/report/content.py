@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -19,6 +19,15 @@ if TYPE_CHECKING:
 # Marker kinds on the version timeline, in legend order, with their colours.
 MARKER_COLOURS = {"promotion": "#2a7b2a", "recalibration": "#d08000", "retrain": "#6a3d9a",
                   "update": "#1f78b4", "rollback": "#c0262d"}
+PRODUCTION_CHANGES = ("promotion", "rollback")  # the markers where the serving version changed
+
+
+def alert_cause(breach: str) -> str:
+    """What a breached alert level is about: its words before the first figure (``"n 5 < …"`` →
+    ``n``, ``"coverage 0.81 < …"`` → ``coverage``)."""
+    import re
+
+    return re.split(r"[-\d(<>=]", breach, maxsplit=1)[0].strip(" :") or breach
 
 
 @dataclass(frozen=True)
@@ -29,6 +38,10 @@ class Marker:
     kind: str  # a key of MARKER_COLOURS
     version: str | None
     label: str
+
+    @property
+    def changed_production(self) -> bool:
+        return self.kind in PRODUCTION_CHANGES
 
 
 @dataclass(frozen=True)
@@ -43,8 +56,30 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """One check of the window that alerted (metrics), or found coverage or input drift."""
+
+    at: dt.datetime
+    kind: str
+    outcome: str
+    version: str | None
+    causes: tuple[str, ...]
+    summary: str
+
+
+@dataclass(frozen=True)
+class ArmSeries:
+    """One arm's counted predictions of the window (``report --by arm``): totals and daily series."""
+
+    arm: str
+    total: MetricsRow
+    daily: Daily
+
+
+@dataclass(frozen=True)
 class AbSection:
-    """The active or last A/B test: per-arm figures, the decision now, the sequential path."""
+    """One A/B test of the window: per-arm figures, its decision (now, or when it ended), the
+    sequential path."""
 
     test: AbTest
     arms: tuple[ArmSummary, ...]
@@ -103,6 +138,9 @@ class ReportContent:
     calibration: Calibration | None
     residuals: Residuals | None
     segments: list[MetricsRow]
-    abtest: AbSection | None
+    abtests: list[AbSection]  # every test that ran in the window, oldest first
     label: str = "model"  # what the served series are called
     baseline: Baseline | None = None
+    alerts: list[Alert] = field(default_factory=list)
+    arms: list[ArmSeries] | None = None  # with ``report --by arm``
+    zone: str = "America/New_York"  # the league's time zone: days and times on the page are in it

@@ -2,6 +2,9 @@
 
 Text is drawn as paths (``svg.fonttype: path``), so the SVG needs no font; the XML prolog and
 matplotlib's metadata block (which names URLs) are left out, so the page references nothing.
+Time axes count league days (naive league time); a vertical line marks each change of the
+serving version only. Legends sit above the axes, clear of the data; a y axis shows plain
+numbers (no offset), and a constant series gets a band around its value.
 """
 
 from __future__ import annotations
@@ -12,17 +15,21 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from nbalife.report.content import MARKER_COLOURS
+from nbalife.report.series import league_time
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from nbalife.report.content import AbSection, Baseline, Marker, Residuals
+    from nbalife.report.content import AbSection, ArmSeries, Baseline, Marker, Residuals
     from nbalife.report.series import CalibrationPoint, Daily
     from nbalife.services.metrics import MetricsRow
 
-WIDE, SQUARE = (9.0, 3.2), (4.6, 3.6)
+WIDE, SQUARE = (9.0, 3.4), (4.6, 3.8)
 MODEL, PERSISTENCE, TARGET, BASELINE = "#1f4e9c", "#7f7f7f", "#2a7b2a", "#d08000"
+ARM_COLOURS = {"A": MODEL, "B": "#d08000", "shadow": "#6a3d9a"}
+LABEL_GAP = 0.09  # room a version label takes, as a share of the axis width (a label is about 0.06)
+LABEL_LEVELS = 3
 
 
 def _figure(size: tuple[float, float]) -> Figure:
@@ -43,8 +50,9 @@ def to_svg(figure: Figure, name: str) -> str:
     return text[text.index("<svg"):].strip()
 
 
-def _time_axis(ax: Axes, first: dt.date, last: dt.date, markers: Sequence[Marker]) -> None:
-    """Dates on x over the window, and each timeline marker as a vertical line."""
+def _time_axis(ax: Axes, first: dt.date, last: dt.date, markers: Sequence[Marker], zone: str) -> None:
+    """League dates on x over the window, and each change of the serving version (a promotion or
+    a rollback; not the candidates registered beside it) as a vertical line."""
     import matplotlib.dates as mdates
 
     ax.set_xlim(dt.datetime.combine(first, dt.time()), dt.datetime.combine(last, dt.time(23, 59)))
@@ -52,14 +60,30 @@ def _time_axis(ax: Axes, first: dt.date, last: dt.date, markers: Sequence[Marker
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     for marker in markers:
-        ax.axvline(_naive_utc(marker.at), color=MARKER_COLOURS[marker.kind], linewidth=1.0,
-                   alpha=0.7, linestyle=":")
+        if marker.changed_production:
+            ax.axvline(league_time(marker.at, zone), color=MARKER_COLOURS[marker.kind], linewidth=1.0,
+                       alpha=0.7, linestyle=":")
     ax.grid(alpha=0.3)
 
 
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    """A time as naive UTC: the time axes count in UTC days."""
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None)
+def _legend(ax: Axes, ncol: int) -> None:
+    """The legend above the axes, where it hides no data."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.01), ncol=ncol, fontsize=8, frameon=False,
+              borderaxespad=0.0)
+
+
+def _readable_y(ax: Axes, *values: object) -> None:
+    """Plain tick labels (no ``1e-11+2.2253e1`` offset); a constant series (or one that varies by
+    rounding only) gets a band of ±5% (at least ±0.5) around its value."""
+    import numpy as np
+
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
+    found = np.concatenate([np.asarray(v, dtype=float).ravel() for v in values]) if values else np.array([])
+    found = found[np.isfinite(found)]
+    if found.size and found.max() - found.min() <= 1e-6 * max(1.0, abs(float(found.max()))):
+        centre = float(found.mean())
+        pad = max(0.5, abs(centre) * 0.05)
+        ax.set_ylim(centre - pad, centre + pad)
 
 
 def _day_times(daily: Daily) -> list[dt.datetime]:
@@ -67,7 +91,7 @@ def _day_times(daily: Daily) -> list[dt.datetime]:
 
 
 def coverage(daily: Daily, *, target: float, band: float, alert: float, markers: Sequence[Marker],
-             label: str = "model", baseline: Baseline | None = None) -> str:
+             label: str = "model", baseline: Baseline | None = None, zone: str) -> str:
     """Rolling 7- and 30-day coverage, the target, the recalibration band and the alert level
     (and a baseline's 30-day coverage)."""
     figure = _figure(WIDE)
@@ -81,13 +105,15 @@ def coverage(daily: Daily, *, target: float, band: float, alert: float, markers:
     if baseline is not None:
         ax.plot(x, baseline.daily.coverage[30], color=BASELINE, linewidth=2.0, label=f"{baseline.label}, 30-day")
     ax.set_ylabel("interval coverage")
+    ax.ticklabel_format(axis="y", style="plain", useOffset=False)
     ax.set_ylim(max(0.0, min(alert, target - band) - 0.15), 1.005)
-    _time_axis(ax, daily.days[0], daily.days[-1], markers)
-    ax.legend(loc="lower left", ncol=3, fontsize=8)
+    _time_axis(ax, daily.days[0], daily.days[-1], markers, zone)
+    _legend(ax, 3)
     return to_svg(figure, "coverage")
 
 
-def mae(daily: Daily, *, markers: Sequence[Marker], label: str = "model", baseline: Baseline | None = None) -> str:
+def mae(daily: Daily, *, markers: Sequence[Marker], label: str = "model", baseline: Baseline | None = None,
+        zone: str) -> str:
     """Rolling 7- and 30-day MAE of the model next to persistence on the same games (and a
     baseline's 30-day MAE)."""
     figure = _figure(WIDE)
@@ -100,12 +126,14 @@ def mae(daily: Daily, *, markers: Sequence[Marker], label: str = "model", baseli
     if baseline is not None:
         ax.plot(x, baseline.daily.mae[30], color=BASELINE, linewidth=2.0, label=f"{baseline.label}, 30-day")
     ax.set_ylabel("MAE (points)")
-    _time_axis(ax, daily.days[0], daily.days[-1], markers)
-    ax.legend(loc="upper left", ncol=4, fontsize=8)
+    _readable_y(ax, *daily.mae.values(), *daily.persistence_mae.values())
+    _time_axis(ax, daily.days[0], daily.days[-1], markers, zone)
+    _legend(ax, 3 if baseline is not None else 4)
     return to_svg(figure, "mae")
 
 
-def width(daily: Daily, *, markers: Sequence[Marker], label: str = "model", baseline: Baseline | None = None) -> str:
+def width(daily: Daily, *, markers: Sequence[Marker], label: str = "model", baseline: Baseline | None = None,
+          zone: str) -> str:
     """Mean interval width per day and over 7 days (and a baseline's over 7 days)."""
     figure = _figure(WIDE)
     ax = figure.subplots()
@@ -115,8 +143,9 @@ def width(daily: Daily, *, markers: Sequence[Marker], label: str = "model", base
     if baseline is not None:
         ax.plot(x, baseline.daily.width[7], color=BASELINE, linewidth=2.0, label=f"{baseline.label}, 7-day")
     ax.set_ylabel("interval width (points)")
-    _time_axis(ax, daily.days[0], daily.days[-1], markers)
-    ax.legend(loc="upper left", ncol=3, fontsize=8)
+    _readable_y(ax, daily.width[1], daily.width[7], *([] if baseline is None else [baseline.daily.width[7]]))
+    _time_axis(ax, daily.days[0], daily.days[-1], markers, zone)
+    _legend(ax, 3)
     return to_svg(figure, "width")
 
 
@@ -135,7 +164,7 @@ def calibration(points: Sequence[CalibrationPoint]) -> str:
     ax.set_xlabel("nominal coverage")
     ax.set_ylabel("empirical coverage")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    _legend(ax, 2)
     return to_svg(figure, "calibration")
 
 
@@ -155,7 +184,7 @@ def residuals(values: Residuals) -> str:
     ax.axvline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel("actual - forecast (points)")
     ax.set_ylabel("games")
-    ax.legend(loc="upper left", fontsize=8)
+    _legend(ax, 1)
     return to_svg(figure, "residuals")
 
 
@@ -172,28 +201,70 @@ def segments(rows: Sequence[MetricsRow], *, target: float) -> str:
     ax.axhline(target, color=TARGET, linewidth=1.2, label=f"target {target:g}")
     ax.set_ylim(0.0, 1.05)
     ax.set_ylabel("interval coverage")
-    ax.legend(loc="lower right", fontsize=8)
+    _legend(ax, 1)
     return to_svg(figure, "segments")
 
 
-def timeline(markers: Sequence[Marker], first: dt.date, last: dt.date) -> str:
-    """The version timeline: one row per kind of change, a marker and the version at each."""
-    figure = _figure((9.0, 2.2))
+def timeline(markers: Sequence[Marker], first: dt.date, last: dt.date, zone: str) -> str:
+    """The version timeline (``timeline_figure``) as SVG."""
+    return to_svg(timeline_figure(markers, first, last, zone), "timeline")
+
+
+def timeline_figure(markers: Sequence[Marker], first: dt.date, last: dt.date, zone: str) -> Figure:
+    """The version timeline: one row per kind of change with a marker at each; the version is
+    written beside each change of production, on up to ``LABEL_LEVELS`` heights so that no two
+    labels overlap (one that finds no free height is left to the table below the figure)."""
+    figure = _figure((9.0, 2.6))
     ax = figure.subplots()
     kinds = list(MARKER_COLOURS)
+    start = dt.datetime.combine(first, dt.time())
+    span = (dt.datetime.combine(last, dt.time(23, 59)) - start).total_seconds() or 1.0
+    taken: dict[tuple[int, int], list[tuple[float, float]]] = {}  # (row, level) -> spans of labels
     for marker in markers:
         row = kinds.index(marker.kind)
-        at = _naive_utc(marker.at)
-        ax.plot([at], [row], marker="v", markersize=9, color=MARKER_COLOURS[marker.kind], linestyle="none")
-        if marker.version:
-            ax.annotate(marker.version, (at, row), textcoords="offset points", xytext=(2, 6), fontsize=6, rotation=45)
+        at = league_time(marker.at, zone)
+        ax.plot([at], [row], marker="v", markersize=8 if marker.changed_production else 5,
+                color=MARKER_COLOURS[marker.kind], linestyle="none", alpha=1.0 if marker.changed_production else 0.6)
+        if not (marker.changed_production and marker.version):
+            continue
+        share = (at - start).total_seconds() / span
+        right = share > 1.0 - LABEL_GAP  # near the right edge: the label goes to the left of its marker
+        extent = (share - LABEL_GAP, share) if right else (share, share + LABEL_GAP)
+        level = next((lv for lv in range(LABEL_LEVELS)
+                      if all(extent[1] <= a or b <= extent[0] for a, b in taken.get((row, lv), []))), None)
+        if level is None:
+            continue
+        taken.setdefault((row, level), []).append(extent)
+        ax.annotate(marker.version, (at, row), textcoords="offset points", xytext=(-3 if right else 3, 5 + 8 * level),
+                    ha="right" if right else "left", fontsize=7)
     ax.set_yticks(range(len(kinds)), kinds)
-    ax.set_ylim(-0.7, len(kinds) - 0.3)
-    _time_axis(ax, first, last, [])
-    return to_svg(figure, "timeline")
+    ax.set_ylim(-0.7, len(kinds) - 0.1)
+    _time_axis(ax, first, last, [], zone)
+    return figure
 
 
-def abtest(section: AbSection) -> str:
+def arms(series: Sequence[ArmSeries], *, target: float, markers: Sequence[Marker], zone: str) -> str:
+    """``report --by arm``: each arm's 30-day coverage (left) and 30-day MAE (right)."""
+    figure = _figure(WIDE)
+    left, right = figure.subplots(1, 2)
+    for arm in series:
+        x = _day_times(arm.daily)
+        colour = ARM_COLOURS.get(arm.arm, PERSISTENCE)
+        left.plot(x, arm.daily.coverage[30], color=colour, linewidth=2.0, label=f"{arm.arm} (n={arm.total.n})")
+        right.plot(x, arm.daily.mae[30], color=colour, linewidth=2.0, label=f"{arm.arm} (n={arm.total.n})")
+    left.axhline(target, color=TARGET, linewidth=1.0, label=f"target {target:g}")
+    left.set_ylabel("interval coverage, 30-day")
+    left.ticklabel_format(axis="y", style="plain", useOffset=False)
+    right.set_ylabel("MAE (points), 30-day")
+    _readable_y(right, *(arm.daily.mae[30] for arm in series))
+    first, last = series[0].daily.days[0], series[0].daily.days[-1]
+    for ax in (left, right):
+        _time_axis(ax, first, last, markers, zone)
+    _legend(left, 2)
+    return to_svg(figure, "arms")
+
+
+def abtest(section: AbSection, name: str = "abtest") -> str:
     """Per-arm MAE (bars) and the sequential test's always-valid p-values over games."""
     figure = _figure(WIDE)
     left, right = figure.subplots(1, 2, width_ratios=(1, 2.4))
@@ -204,6 +275,7 @@ def abtest(section: AbSection) -> str:
         left.annotate(f"{arm.mae:.3f}\nn={arm.n}", (bar.get_x() + bar.get_width() / 2, bar.get_height()),
                       textcoords="offset points", xytext=(0, -28), ha="center", color="white", fontsize=8)
     left.set_ylabel("MAE (points)")
+    left.tick_params(axis="x", labelsize=7)
     games = range(1, len(section.path.p_better) + 1)
     right.plot(games, section.path.p_better, color=TARGET, label="p (B better)")
     right.plot(games, section.path.p_worse, color="#c0262d", label="p (B worse)")
@@ -214,5 +286,5 @@ def abtest(section: AbSection) -> str:
     right.set_xlabel("resolved games of the test")
     right.set_ylabel("always-valid p-value")
     right.grid(alpha=0.3)
-    right.legend(loc="lower left", fontsize=8)
-    return to_svg(figure, "abtest")
+    _legend(right, 3)
+    return to_svg(figure, name)

@@ -1,7 +1,8 @@
 """The report's series, computed with numpy from the counted predictions of a window.
 
-Days are UTC days of the prediction time (``created_at``), as ``metrics report --by day`` counts
-them; a rolling k-day figure at day d pools every prediction of days d-k+1 .. d (NaN while that
+Days are game days in league time: the calendar day of the prediction time (``created_at``, at
+minute 18 of the game) in the league's time zone, so an evening game in New York, predicted after
+midnight UTC, counts on its own date. A rolling k-day figure at day d pools every prediction of days d-k+1 .. d (NaN while that
 span holds none).
 """
 
@@ -11,6 +12,8 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from nbalife.ops.crontime import ZONE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -43,9 +46,18 @@ class CalibrationPoint:
     n: int
 
 
-def utc_day(moment: dt.datetime) -> dt.date:
-    """The UTC calendar day of an aware time."""
-    return moment.astimezone(dt.timezone.utc).date()
+def league_day(moment: dt.datetime, zone: str = ZONE) -> dt.date:
+    """The calendar day of an aware time in the league's time zone."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone)).date()
+
+
+def league_time(moment: dt.datetime, zone: str = ZONE) -> dt.datetime:
+    """An aware time as naive league time, for the time axes (which count in league days)."""
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
 def _rolling(sums: np.ndarray, counts: np.ndarray, days: int) -> np.ndarray:
@@ -62,13 +74,13 @@ def _rolling(sums: np.ndarray, counts: np.ndarray, days: int) -> np.ndarray:
         return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
 
 
-def daily(rows: Sequence[ResolvedPrediction], first: dt.date, last: dt.date) -> Daily:
-    """Per-day counts and rolling coverage, MAE, persistence MAE and width over ``first .. last``
-    (rows outside that span are ignored)."""
+def daily(rows: Sequence[ResolvedPrediction], first: dt.date, last: dt.date, zone: str = ZONE) -> Daily:
+    """Per-day counts and rolling coverage, MAE, persistence MAE and width over the league days
+    ``first .. last`` (rows outside that span are ignored)."""
     import numpy as np
 
     span = (last - first).days + 1
-    offsets = np.array([(utc_day(r.created_at) - first).days for r in rows], dtype=int)
+    offsets = np.array([(league_day(r.created_at, zone) - first).days for r in rows], dtype=int)
     inside = (offsets >= 0) & (offsets < span)
     kept = [r for r, keep in zip(rows, inside, strict=True) if keep]
     index = offsets[inside]

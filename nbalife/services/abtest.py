@@ -1,4 +1,5 @@
-"""A/B tests with gradual rollout: start, status, advance, stop, history, and predict's routing.
+"""A/B tests with gradual rollout: start, status, advance, stop, history. Which arm forecasts a
+game is ``services.forecasting.route``, beside the forecasts it routes.
 
 Split mode: B serves a share of games (by a hash of test id and game id) that climbs the
 configured stages; the step past the last stage is the promotion. Shadow mode: A serves every
@@ -17,7 +18,6 @@ from sqlalchemy import Engine
 
 from nbalife.abtest.analysis import Analysis, ArmGames, analyse_shadow, analyse_split
 from nbalife.abtest.decision import PROMOTE, ROLLBACK, Rule
-from nbalife.abtest.routing import assign_arm
 from nbalife.config import Settings
 from nbalife.errors import BadInput
 from nbalife.locks import run_lock
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     import numpy as np
 
     from nbalife.registry import Registry
-    from nbalife.services.matchups import Matchups
-    from nbalife.services.model_loading import LoadedModelSet
-    from nbalife.services.predict import PredictResult
 
 MODES = ("split", "shadow")
 LOCK = "abtest"
@@ -289,46 +286,3 @@ def history(engine: Engine) -> list[AbTest]:
     """Every test, newest first."""
     with reachable(engine), engine.connect() as conn:
         return abtests.list_tests(conn)
-
-
-def route(engine: Engine, game_ids: list[str]) -> dict[str, list[tuple[str, str]]]:
-    """Which (version, arm) pairs forecast each game under the running test; {} when none runs.
-
-    Split: the champion as ``A`` or the candidate as ``B`` by the sticky hash at the current
-    share. Shadow: the champion as ``A`` and the candidate as ``shadow`` for every game.
-    """
-    test = _running(engine)
-    if test is None:
-        return {}
-    if test.mode == "shadow":
-        return {g: [(test.champion, "A"), (test.candidate, "shadow")] for g in game_ids}
-    return {g: [(test.candidate, "B") if assign_arm(test.test_id, g, test.traffic) == "B" else (test.champion, "A")]
-            for g in game_ids}
-
-
-def forecast_routed(engine: Engine, registry: Registry, production: LoadedModelSet, game_ids: list[str],
-                    patterns: np.ndarray, *, now: dt.datetime, again: bool = False,
-                    matchups: Matchups | None = None) -> PredictResult | None:
-    """``predict`` under the running test: each game forecast and logged by the (version, arm)
-    pairs ``route`` gives it, every model set loaded once for the batch, rows in input order.
-    None when no test runs (production serves as usual)."""
-    from nbalife.services.model_loading import load_model_set
-    from nbalife.services.predict import PredictResult, forecast
-
-    routes = route(engine, game_ids)
-    if not routes:
-        return None
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, game_id in enumerate(game_ids):
-        for pair in routes[game_id]:
-            groups.setdefault(pair, []).append(i)
-    models = {version: production if version == production.version else load_model_set(registry, version)
-              for version, _ in groups}
-    rows, logged = [], 0
-    for (version, arm), index in groups.items():
-        part = forecast(engine, models[version], [game_ids[i] for i in index], patterns[index], now=now, arm=arm,
-                        again=again, matchups=None if matchups is None else matchups.subset(index))
-        rows += zip(index, part.rows)
-        logged += part.logged
-    ordered = [row for _, row in sorted(rows, key=lambda pair: pair[0])]
-    return PredictResult(production.version, ordered, logged, len(ordered) - logged)

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from nbalife.forecast.lstm import EpochProgress
-    from nbalife.ops.season import DayProgress
+    from nbalife.services.season import DayProgress
 
 
 def run_demo(home: Path | None, *, quick: bool, real: bool, seed: int, settings: Settings, now: dt.datetime,

@@ -59,7 +59,7 @@ def judge(
         champion = load_model_set(registry, production.version)
     except BadInput as exc:
         return _held_out(gate, info, production, f"production cannot be loaded ({exc})")
-    mine, theirs = _score(candidate, games), _score(champion, games)
+    mine, theirs = _score(engine, candidate, games), _score(engine, champion, games)
     reasons = tuple(gate.failures(mine, theirs))
     return GateResult(
         info.version, production.version, not reasons, reasons, RECENT,
@@ -110,11 +110,20 @@ def _games_after(engine: Engine, cutoff: dt.date, until: dt.date, limit: int) ->
     return games.tail(limit).reset_index(drop=True)
 
 
-def _score(loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
-    """The ensemble's MAE, interval coverage and paired difference from persistence on
-    ``games`` (evaluate's scoring; context from the games' own earlier results)."""
-    from nbalife.services.evaluate import score_games
+def _score(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
+    """The ensemble's MAE, interval coverage and paired difference from persistence on ``games``,
+    forecast as production serves them (``services.forecasting``: each game with its teams'
+    strength from the store's results before its date)."""
+    import numpy as np
 
-    ensemble = next(s for s in score_games(games, loaded.models) if s.model == "ensemble")
+    from nbalife.forecast.metrics import score_forecasts
+    from nbalife.interchange import PATTERN_COLUMNS
+    from nbalife.services.forecasting import forecast_games
+    from nbalife.services.matchups import with_store
+
+    patterns = games[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
+    forecasts, _ = forecast_games(loaded.models, patterns, with_store(engine, games, loaded.models))
+    scores = score_forecasts(games["d24"].to_numpy(dtype=float), patterns[:, -1].astype(float), forecasts)
+    ensemble = next(s for s in scores if s.model == "ensemble")
     return {"mae": ensemble.mae, "coverage": ensemble.coverage,
             "vs_persistence": ensemble.vs_persistence, "vs_persistence_se": ensemble.vs_persistence_se}

@@ -1,5 +1,5 @@
 """The lifecycle demo: history, a trained production, a production stretch with drift played in
-simulated time under the scheduled jobs (``ops.season``), the A/B test of the retrained candidate
+simulated time under the scheduled jobs (``services.season``), the A/B test of the retrained candidate
 to a decision, and a rollback. Each step says in one line what it did; every service gets the
 simulated clock as ``now``, so versions, events and triggers carry simulated times.
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from nbalife.forecast.lstm import EpochProgress
-    from nbalife.ops.season import Action, DayProgress, SeasonRun
+    from nbalife.services.season import Action, DayProgress, SeasonRun
     from nbalife.registry import Registry, VersionRow
     from nbalife.services.status import Status
     from nbalife.simparams import Drift
@@ -131,7 +131,7 @@ def _simulated(size: Size, seed: int, now: dt.datetime) -> tuple[tuple[pd.DataFr
     before it starts, labelled a season earlier (game ids carry the label's year)."""
     from zoneinfo import ZoneInfo
 
-    from nbalife.ops.season import ZONE
+    from nbalife.ops.crontime import ZONE
     from nbalife.simulate import parse_drift
 
     drift = parse_drift(DRIFT)
@@ -197,7 +197,7 @@ def _season(home: Path, engine: Engine, registry: Registry, settings: Settings, 
             days: DayProgress | None) -> tuple[SeasonRun, str, ...]:
     """The production stretch under the scheduled jobs; one detail line per action (the hourly
     metrics check's alerts summed up in one)."""
-    from nbalife.ops.season import run_season
+    from nbalife.services.season import run_season
 
     run = run_season(season, engine=engine, registry=registry, settings=settings, home=home, abtest_mode="shadow",
                      progress=days)
@@ -250,7 +250,7 @@ def _rollback(registry: Registry, now: dt.datetime) -> tuple[None, str]:
 
 def _morning(day: dt.date, hour: int) -> dt.datetime:
     """``hour`` o'clock league time on the morning after ``day``, in UTC."""
-    from nbalife.ops.season import local_at
+    from nbalife.ops.crontime import local_at
 
     return local_at(day + dt.timedelta(days=1), dt.time(hour))
 

@@ -116,13 +116,14 @@ def score_holdout(candidate: ModelSet, production: ModelSet, holdout: pd.DataFra
 
     from nbalife.forecast.metrics import interval_metrics, point_metrics
     from nbalife.interchange import PATTERN_COLUMNS
+    from nbalife.services.forecasting import forecast_games
+    from nbalife.services.matchups import Matchups
 
     X = holdout[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
     y = holdout["d24"].to_numpy(dtype=float)
     scores, errors = [], {}
     for name, models in (("candidate", candidate), ("production", production)):
-        pregame = models.pregame(holdout, history)
-        result = models.predict(X, None if pregame is None else pregame.edge)
+        result, _ = forecast_games(models, X, Matchups(holdout, history))
         interval = interval_metrics(y, result.lower, result.upper)
         scores.append(HoldoutScore(name, len(y), point_metrics(y, result.forecast)["mae"], interval["coverage"],
                                    interval["mean_width"]))

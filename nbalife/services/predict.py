@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from nbalife.errors import BadInput, quoted
+from nbalife.errors import BadInput
 from nbalife.interchange import (
     PATTERN_COLUMNS,
     check_output,
@@ -19,11 +18,9 @@ from nbalife.interchange import (
     write_games,
 )
 from nbalife.registry import Registry
-from nbalife.services.matchups import Matchups, game_context, single_game, with_store
+from nbalife.services.forecasting import FORECAST_FIELDS, ForecastRow, PredictResult, forecast, forecast_routed
+from nbalife.services.matchups import single_game, with_store
 from nbalife.services.model_loading import load_model_set
-from nbalife.store.engine import reachable
-from nbalife.store.predictions import Prediction, already_logged, log_predictions
-from nbalife.vocab import ARMS
 
 if TYPE_CHECKING:
     import numpy as np
@@ -31,41 +28,6 @@ if TYPE_CHECKING:
 
     from nbalife.forecast.dejavu import Analog
     from nbalife.services.model_loading import LoadedModelSet
-
-
-@dataclass(frozen=True)
-class ForecastRow:
-    """One game's forecast and whether it was written to the prediction log; ``context`` says
-    what pre-game context it used ("ratings", "unknown-team": a team got the mean rating,
-    "none": pattern-only) and ``context_forecast`` is the context component's forecast."""
-
-    game_id: str
-    forecast: float
-    lower: float
-    upper: float
-    dejavu: float
-    lstm: float
-    d18: float
-    version: str
-    arm: str
-    logged: bool
-    context: str
-    context_forecast: float | None
-
-
-_FORECAST_FIELDS = [f.name for f in dataclasses.fields(ForecastRow)]
-
-
-@dataclass(frozen=True)
-class PredictResult:
-    """Forecasts of a batch; ``skipped`` games were already logged (use ``again``)."""
-
-    version: str
-    rows: list[ForecastRow]
-    logged: int
-    skipped: int
-    output: Path | None = None
-    analogs: list[Analog] = field(default_factory=list)
 
 
 def parse_pattern(game_id: str, text: str) -> list[float]:
@@ -80,48 +42,11 @@ def parse_pattern(game_id: str, text: str) -> list[float]:
     return pattern_values(parts, f"--pattern for game {game_id}")
 
 
-def forecast(
-    engine: Engine,
-    loaded: LoadedModelSet,
-    game_ids: list[str],
-    patterns: np.ndarray,
-    *,
-    now: dt.datetime,
-    arm: str = "A",
-    again: bool = False,
-    matchups: Matchups | None = None,
-) -> PredictResult:
-    """Forecast every pattern (with each game's context as of its date where ``matchups`` are
-    given, else pattern-only), then log one row per game (already-logged games only with
-    ``again``)."""
-    if arm not in ARMS:
-        raise BadInput(f"arm {quoted(arm)} is not one of {', '.join(ARMS)}")
-    if len(set(game_ids)) != len(game_ids):
-        raise BadInput("the same game_id appears more than once in the input")
-    context = game_context(loaded.models, matchups, len(game_ids))
-    result = loaded.models.predict(patterns, context.edge)
-    strength = [None] * len(game_ids) if result.context is None else [float(v) for v in result.context]
-    with reachable(engine), engine.begin() as conn:
-        skip = set() if again else already_logged(conn, game_ids, arm)
-        rows = [
-            ForecastRow(game_id, float(result.forecast[i]), float(result.lower[i]), float(result.upper[i]),
-                        float(result.dejavu[i]), float(result.lstm[i]), float(patterns[i, -1]),
-                        loaded.version, arm, game_id not in skip, context.labels[i], strength[i])
-            for i, game_id in enumerate(game_ids)
-        ]
-        logged = log_predictions(conn, [
-            Prediction(r.game_id, arm, r.version, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.d18, now,
-                       context=r.context)
-            for r in rows if r.logged
-        ])
-    return PredictResult(loaded.version, rows, logged, len(rows) - logged)
-
-
 def _forecast_frame(rows: list[ForecastRow]) -> pd.DataFrame:
     """One column per ``ForecastRow`` field, one row per forecast (built column by column)."""
     import pandas as pd
 
-    return pd.DataFrame({name: [getattr(row, name) for row in rows] for name in _FORECAST_FIELDS})
+    return pd.DataFrame({name: [getattr(row, name) for row in rows] for name in FORECAST_FIELDS})
 
 
 def write_forecasts(result: PredictResult, path: Path) -> PredictResult:
@@ -144,6 +69,7 @@ def predict_games(
     arm: str | None = None,
     again: bool = False,
     explain: int = 0,
+    log: bool = True,
 ) -> PredictResult:
     """Check the output path and validate the input first, then load production (verified)
     once for the whole batch, so bad input logs nothing.
@@ -154,11 +80,10 @@ def predict_games(
 
     ``explain`` > 0 lists that many Dejavu analog games of a single ``pattern``. With no ``arm``,
     games are routed through the running A/B test (services.abtest), else production logs as arm
-    A; an ``arm`` is the expert override: production logs under it, bypassing the test.
+    A; an ``arm`` is the expert override: production logs under it, bypassing the test. Without
+    ``log`` the same forecasts are made and nothing is written to the prediction log.
     """
     import numpy as np
-
-    from nbalife.services.abtest import forecast_routed
 
     if output is not None:
         check_output(output, source=input_file)
@@ -179,9 +104,9 @@ def predict_games(
     analogs = _analogs(loaded, patterns[0], explain) if explain else []
     matchups = None if games is None else with_store(engine, games, loaded.models)
     routed = None if arm else forecast_routed(engine, registry, loaded, ids, patterns, now=now, again=again,
-                                              matchups=matchups)
+                                              matchups=matchups, log=log)
     result = routed or forecast(engine, loaded, ids, patterns, now=now, arm=arm or "A", again=again,
-                                matchups=matchups)
+                                matchups=matchups, log=log)
     result = dataclasses.replace(result, analogs=analogs)
     return write_forecasts(result, output) if output is not None else result
 

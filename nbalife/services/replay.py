@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from nbalife.forecast.lstm import EpochProgress
-    from nbalife.ops.season import Action, DayProgress
+    from nbalife.services.season import Action, DayProgress
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,32 @@ class PeriodFigures:
     nothing_width: float
     nothing_mae: float
     persistence_mae: float
+    vs_persistence_se: float | None  # standard error of the paired difference mae - persistence_mae
+
+
+@dataclass(frozen=True)
+class VersionCounts:
+    """Distinct versions one kind of job made in the replay: ``registered`` (a version counted
+    once, however many days a check reported it waiting), ``promoted`` (it became production),
+    ``waiting`` (registered, never production), and the job's runs that registered nothing because
+    the candidate was ``rejected``."""
+
+    kind: str
+    registered: int
+    promoted: int
+    waiting: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class AlertCount:
+    """How many times a job flagged a cause (a day's metrics check counts each level it
+    breached) and on how many days."""
+
+    job: str
+    cause: str
+    alerts: int
+    days: int
 
 
 @dataclass(frozen=True)
@@ -61,7 +87,10 @@ class ReplayResult:
     first_production: str
     last_production: str | None
     actions: list[Action]
-    action_counts: dict[str, int]  # "job outcome" -> how many
+    action_counts: dict[str, int]  # "job outcome" -> how many actions (a waiting version each day it waits)
+    versions: list[VersionCounts]
+    alerts: list[AlertCount]
+    productions: list[tuple[dt.datetime, str]]  # production's changes, the first model first
     weeks: list[PeriodFigures]
     months: list[PeriodFigures]
     total: PeriodFigures
@@ -69,6 +98,7 @@ class ReplayResult:
     train_seconds: float
     seconds: float
     report: Path | None = None  # the HTML page written with --report
+    forecasts: Path | None = None  # the file of every game's forecasts written with --forecasts
 
 
 def load_season_files(files: list[Path]) -> pd.DataFrame:
@@ -125,19 +155,22 @@ def split_window(games: pd.DataFrame, since: dt.date | None, until: dt.date | No
 def replay(files: list[Path], *, settings: Settings, since: dt.date | None = None, until: dt.date | None = None,
            train_until: dt.date | None = None, db_url: str | None = None, abtest_mode: str = "split",
            progress: DayProgress | None = None, epochs: EpochProgress | None = None,
-           report: Path | None = None) -> ReplayResult:
+           report: Path | None = None, forecasts: Path | None = None) -> ReplayResult:
     """Train the first model on the games before the window in a temporary home (or on the
     empty store at ``db_url``), promote it, then play the window day by day under ``settings``
-    (ops.season). The user's home and store are never touched. ``report``: also write the
-    ``nbalife report`` page of the replayed season, the policy beside doing nothing."""
+    (services.season). The user's home and store are never touched. ``report``: also write the
+    ``nbalife report`` page of the replayed season, the policy beside doing nothing. ``forecasts``:
+    also write each game's served forecast (version, arm, context) and the first model's."""
     from nbalife.files import check_output_path
-    from nbalife.ops.season import run_season
+    from nbalife.services.season import run_season
     from nbalife.services.abtest import MODES
 
     if abtest_mode not in MODES:
         raise BadInput(f"--abtest-mode {abtest_mode!r}: expected one of {', '.join(MODES)}")
     if report is not None:
         report = check_output_path(report, option="--report", suffixes=(".html",))
+    if forecasts is not None:
+        forecasts = check_output_path(forecasts, option="--forecasts", suffixes=(".csv", ".parquet"))
     games = load_season_files(files)
     training, replayed = split_window(games, since, until, train_until)
     settings = dataclasses.replace(settings, database=DatabaseSettings())
@@ -149,20 +182,64 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
             registry, train_seconds = _first_model(engine, home, training, replayed, settings, epochs)
             run = run_season(replayed, engine=engine, registry=registry, settings=settings, home=home,
                              abtest_mode=abtest_mode, progress=progress)
-            nothing = _untouched(registry, run.first_production, replayed)
+            nothing = _untouched(engine, registry, run.first_production, replayed)
             if report is not None:
                 _write_report(engine, registry, settings, report, replayed, nothing)
         finally:
             engine.dispose()
     weeks, months, total = _periods(replayed, run.served, nothing)
+    if forecasts is not None:
+        _write_forecasts(forecasts, replayed, run.served, nothing)
     counts = Counter(f"{a.job} {a.outcome}" for a in run.actions)
     jobs = [JobTime(job, run.job_runs[job], run.job_seconds[job]) for job in sorted(run.job_runs)]
     return ReplayResult([Path(f) for f in files], len(training), str(training["game_date"].iloc[0]),
                         str(training["game_date"].iloc[-1]), len(replayed), str(replayed["game_date"].iloc[0]),
                         str(replayed["game_date"].iloc[-1]), run.first_production, run.last_production,
-                        run.actions, dict(sorted(counts.items())), weeks, months, total,
+                        run.actions, dict(sorted(counts.items())), version_counts(run.actions, run.productions),
+                        alert_counts(run.actions), run.productions, weeks, months, total,
                         [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started,
-                        report)
+                        report, forecasts)
+
+
+def _write_forecasts(path: Path, replayed: pd.DataFrame, served: pd.DataFrame, nothing: pd.DataFrame) -> None:
+    """One row per game: its date, d18, d24, the forecast that served it (version, arm, context)
+    and the first model's untouched forecast (``*_first``); written atomically."""
+    from nbalife.interchange import write_games
+
+    frame = replayed[["game_id", "game_date", "d18", "d24"]].merge(
+        served[["game_id", "version", "arm", "context", "forecast", "lower", "upper"]], on="game_id").merge(
+        nothing.rename(columns={c: f"{c}_first" for c in ("forecast", "lower", "upper")}), on="game_id")
+    write_games(frame, path)
+
+
+KINDS = {"conformal-check": "recalibration", "dejavu-update": "Dejavu update", "lstm-retrain": "LSTM retrain"}
+MADE = ("registered", "applied", "promoted", "refused")  # outcomes whose version exists in the registry
+
+
+def version_counts(actions: list[Action], productions: list[tuple[dt.datetime, str]]) -> list[VersionCounts]:
+    """Per kind of job: the distinct versions it registered, how many became production and how
+    many never did, and the runs whose candidate was rejected before registering."""
+    served = {version for _, version in productions[1:]}
+    rows = []
+    for job, kind in KINDS.items():
+        made = {a.version for a in actions if a.job == job and a.outcome in MADE and a.version}
+        rejected = sum(a.job == job and a.outcome == "rejected" for a in actions)
+        rows.append(VersionCounts(kind, len(made), len(made & served), len(made - served), rejected))
+    return rows
+
+
+def alert_counts(actions: list[Action]) -> list[AlertCount]:
+    """Alerts by job and cause: how many, and on how many (league) days."""
+    from collections import defaultdict
+    from zoneinfo import ZoneInfo
+
+    from nbalife.ops.crontime import ZONE
+
+    days: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
+    for action in actions:
+        for cause in action.causes:
+            days[(action.job, cause)].append(action.at.astimezone(ZoneInfo(ZONE)).date())
+    return [AlertCount(job, cause, len(dates), len(set(dates))) for (job, cause), dates in sorted(days.items())]
 
 
 def _write_report(engine, registry, settings: Settings, out: Path, replayed: pd.DataFrame,  # noqa: ANN001
@@ -202,15 +279,20 @@ def _first_model(engine, home: Path, training: pd.DataFrame, replayed: pd.DataFr
     return registry, trained.seconds
 
 
-def _untouched(registry, version: str, replayed: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
-    """The first model's forecasts of every replayed game, without any job."""
+def _untouched(engine, registry, version: str, replayed: pd.DataFrame) -> pd.DataFrame:  # noqa: ANN001
+    """The first model's forecasts of every replayed game, without any job, through the path that
+    served the season (each game with its teams' strength as of its date)."""
     import numpy as np
     import pandas as pd
 
     from nbalife.interchange import PATTERN_COLUMNS
+    from nbalife.services.forecasting import forecast_games
+    from nbalife.services.matchups import with_store
     from nbalife.services.model_loading import load_model_set
 
-    result = load_model_set(registry, version).models.predict(replayed[PATTERN_COLUMNS].to_numpy(dtype=np.float32))
+    models = load_model_set(registry, version).models
+    result, _ = forecast_games(models, replayed[PATTERN_COLUMNS].to_numpy(dtype=np.float32),
+                               with_store(engine, replayed, models))
     return pd.DataFrame({"game_id": replayed["game_id"].to_numpy(), "forecast": result.forecast,
                          "lower": result.lower, "upper": result.upper})
 
@@ -229,12 +311,14 @@ def _periods(replayed: pd.DataFrame, served: pd.DataFrame, nothing: pd.DataFrame
 
     def figures(label: str, part: pd.DataFrame) -> PeriodFigures:
         y = part["d24"]
+        paired = (y - part["forecast"]).abs() - (y - part["d18"]).abs()
         return PeriodFigures(
             label, len(part), float(((part["lower"] <= y) & (y <= part["upper"])).mean()),
             float((part["upper"] - part["lower"]).mean()), float((y - part["forecast"]).abs().mean()),
             float(((part["lower_nothing"] <= y) & (y <= part["upper_nothing"])).mean()),
             float((part["upper_nothing"] - part["lower_nothing"]).mean()),
-            float((y - part["forecast_nothing"]).abs().mean()), float((y - part["d18"]).abs().mean()))
+            float((y - part["forecast_nothing"]).abs().mean()), float((y - part["d18"]).abs().mean()),
+            float(paired.std(ddof=1) / len(paired) ** 0.5) if len(paired) > 1 else None)
 
     weeks = [figures(str(k), g) for k, g in frame.groupby("week", sort=True)]
     months = [figures(str(k), g) for k, g in frame.groupby("month", sort=True)]

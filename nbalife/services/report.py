@@ -1,10 +1,11 @@
-"""``nbalife report``: a window of the prediction log, the version timeline, the last checks and
-the A/B test as one self-contained HTML page.
+"""``nbalife report``: a window of the prediction log, the version timeline, the last checks, the
+window's alerts and every A/B test of the window as one self-contained HTML page.
 
 Everything comes from what is recorded: the counted predictions of production's arm (``A``, the
-arm ``status`` and ``conformal check`` judge), their sums as ``metrics report`` computes them,
-the lifecycle events and the A/B tests table; the calibration plot also reads each version's
-conformal layer from the registry. Read-only: no lock, no event.
+arm ``status`` and ``conformal check`` judge; ``--by arm`` adds each arm beside it), their sums
+as ``metrics report`` computes them, the lifecycle events and the A/B tests table; the
+calibration plot also reads each version's conformal layer from the registry. Days and times on
+the page are in the league's time zone. Read-only: no lock, no event.
 """
 
 from __future__ import annotations
@@ -21,14 +22,18 @@ from nbalife.errors import BadInput
 from nbalife.files import check_output_path, write_atomic
 from nbalife.registry import Registry
 from nbalife.report import series
+from nbalife.ops.crontime import ZONE
 from nbalife.report.content import (
     AbSection,
+    Alert,
+    ArmSeries,
     Baseline,
     Calibration,
     Finding,
     Marker,
     ReportContent,
     Residuals,
+    alert_cause,
 )
 from nbalife.services.metrics import figures, window
 from nbalife.store.abtests import AbTest, list_tests
@@ -39,6 +44,7 @@ from nbalife.store.predictions import ResolvedPrediction, latest_resolved
 
 DEFAULT_DAYS = 90.0
 ARM = "A"
+BY = ("arm",)  # report --by
 CHECKS = ("metrics_check", "conformal_check", "drift_check")
 TIMELINE = ("promote", "rollback", "conformal_check", "lstm_retrain", "dejavu_update")
 EVENT_LIMIT = 100_000  # per kind and window: far above a season of hourly checks
@@ -54,29 +60,33 @@ class ReportResult:
     n: int
     production: str | None
     markers: int
-    abtest: str | None
+    abtests: list[str]
+    alerts: int
     empty: bool
     size_bytes: int
 
 
 def write_report(engine: Engine, registry: Registry, settings: Settings, out: Path, *, now: dt.datetime,
                  days: float | None = None, since: dt.date | None = None,
-                 until: dt.date | None = None) -> ReportResult:
+                 until: dt.date | None = None, by: str | None = None) -> ReportResult:
     """Check ``out`` (an ``.html`` file in an existing folder), gather the window (default: the
-    last 90 days) and write the page atomically."""
+    last 90 days; ``by`` "arm": every arm beside production's) and write the page atomically."""
+    if by is not None and by not in BY:
+        raise BadInput(f"--by {by!r}: use one of {', '.join(BY)}")
     out = check_output_path(out, option="--out", suffixes=(".html",))
-    return _write(out, gather(engine, registry, settings, now=now, days=days, since=since, until=until))
+    return _write(out, gather(engine, registry, settings, now=now, days=days, since=since, until=until, by=by))
 
 
 def write_replay_report(engine: Engine, registry: Registry, settings: Settings, out: Path, *, first: dt.date,
                         last: dt.date, untouched: dict[str, tuple[float, float, float]]) -> ReportResult:
     """The page of a replayed season (game days ``first`` .. ``last``), in the replay's own store:
     the policy's forecasts, with ``untouched`` (game id -> forecast, lower, upper of the first
-    model without any job) beside them as "do nothing". The window runs a day past ``last``: an
-    evening game in New York is predicted after midnight UTC. ``out`` was checked by the caller."""
-    until = last + dt.timedelta(days=1)
-    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), dt.timezone.utc)
-    return _write(out, gather(engine, registry, settings, now=end, since=first, until=until, untouched=untouched,
+    model without any job) beside them as "do nothing"; the window is those league days, and the
+    page is as of the morning after. ``out`` was checked by the caller."""
+    from nbalife.ops.crontime import local_at
+
+    end = local_at(last + dt.timedelta(days=1), dt.time(9))
+    return _write(out, gather(engine, registry, settings, now=end, since=first, until=last, untouched=untouched,
                               title=f"nbalife replay {first} .. {last}", label="policy"))
 
 
@@ -86,54 +96,92 @@ def _write(out: Path, content: ReportContent) -> ReportResult:
     page = render(content)
     write_atomic(out, page)
     return ReportResult(out, content.since, content.until, content.total.n, content.production,
-                        len(content.markers), None if content.abtest is None else content.abtest.test.test_id,
+                        len(content.markers), [a.test.test_id for a in content.abtests], len(content.alerts),
                         content.daily is None, len(page.encode()))
 
 
 def gather(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime,
            days: float | None = None, since: dt.date | None = None, until: dt.date | None = None,
-           title: str = "nbalife report", label: str = "model",
-           untouched: dict[str, tuple[float, float, float]] | None = None) -> ReportContent:
+           title: str = "nbalife report", label: str = "model", by: str | None = None,
+           untouched: dict[str, tuple[float, float, float]] | None = None, zone: str = ZONE) -> ReportContent:
     """The page's content for the window of ``--days`` or ``--since``/``--until``; with
-    ``untouched``, those forecasts of the same games as a "do nothing" baseline."""
-    span = window(now, days=days, since=since, until=until, default_days=DEFAULT_DAYS)
+    ``untouched``, those forecasts of the same games as a "do nothing" baseline; ``by`` "arm":
+    each arm's series beside production's. Days are league days in ``zone``."""
+    span = _league_window(window(now, days=days, since=since, until=until, default_days=DEFAULT_DAYS),
+                          since, until, zone)
     with reachable(engine), engine.connect() as conn:
         rows = latest_resolved(conn, since=span.since, until=span.until, arm=ARM)
         total = figures(window_sums(conn, since=span.since, until=span.until, arm=ARM)[0])
         segments = [figures(s) for s in window_sums(conn, since=span.since, until=span.until, by="segment", arm=ARM)]
         events = {kind: [e for e in list_events(conn, kind=kind, since=span.since, limit=EVENT_LIMIT)
                          if e.at < span.until] for kind in {*CHECKS, *TIMELINE}}
-        test = next((t for t in list_tests(conn) if t.started_at < span.until), None)
+        tests = [t for t in reversed(list_tests(conn)) if t.started_at < span.until
+                 and (span.since is None or t.ended_at is None or t.ended_at >= span.since)]
+        by_arm = None if by != "arm" else [
+            (s.group, figures(s), latest_resolved(conn, since=span.since, until=span.until, arm=s.group))
+            for s in window_sums(conn, since=span.since, until=span.until, by="arm")]
     markers = sorted((m for kind in TIMELINE for e in events[kind] if (m := marker(e)) is not None),
                      key=lambda m: m.at)
     findings = [_finding(events[kind][0]) for kind in CHECKS if events[kind]]
+    alerts = sorted((a for kind in CHECKS for e in events[kind] if (a := alert(e)) is not None), key=lambda a: a.at)
     first = span.since if span.since is not None or not rows else rows[0].created_at
-    daily = calibration = residuals = baseline = None
+    daily = calibration = residuals = baseline = arms = None
     if rows:  # the time axes span the predictions and the markers, not empty years of a long window
         moments = [rows[0].created_at, rows[-1].created_at, *(m.at for m in markers)]
-        days_shown = series.utc_day(min(moments)), series.utc_day(max(moments))
-        daily = series.daily(rows, *days_shown)
+        days_shown = series.league_day(min(moments), zone), series.league_day(max(moments), zone)
+        daily = series.daily(rows, *days_shown, zone)
         calibration = _calibration(registry, rows)
         residuals = Residuals(*series.residuals(rows))
         if untouched is not None:
-            baseline = _baseline(rows, untouched, days_shown)
+            baseline = _baseline(rows, untouched, days_shown, zone)
+        if by_arm is not None:
+            arms = [ArmSeries(arm, row, series.daily(found, *days_shown, zone)) for arm, row, found in by_arm]
     return ReportContent(
         title=title, now=now, since=first, until=span.until, production=registry.current_version(), arm=ARM,
         total=total, target=settings.conformal.target_coverage, band=settings.conformal.recalibration_threshold,
         coverage_alert=settings.monitoring.coverage_alert, findings=findings, markers=markers, daily=daily,
         calibration=calibration, residuals=residuals, segments=segments,
-        abtest=None if test is None else _abtest(engine, settings, test, now=now), label=label, baseline=baseline)
+        abtests=[_abtest(engine, settings, t, now=now) for t in tests], label=label, baseline=baseline,
+        alerts=alerts, arms=arms, zone=zone)
+
+
+def _league_window(span, since: dt.date | None, until: dt.date | None, zone: str):  # noqa: ANN001, ANN202
+    """``--since``/``--until`` as whole league days: from midnight of ``since`` to midnight after
+    ``until`` in ``zone`` (``window`` checked them)."""
+    import dataclasses
+    from zoneinfo import ZoneInfo
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), ZoneInfo(zone)).astimezone(dt.timezone.utc)
+
+    return dataclasses.replace(span, since=span.since if since is None else midnight(since),
+                               until=span.until if until is None else midnight(until + dt.timedelta(days=1)))
+
+
+def alert(event: Event) -> Alert | None:
+    """The alert a check's event raised (a metrics check that alerted, a conformal check or a
+    drift check that found drift), its causes named; None when it found nothing."""
+    d = event.details
+    if event.kind == "metrics_check" and event.outcome == "alert":
+        breaches = [str(b) for b in d.get("breaches") or []]
+        causes = tuple(dict.fromkeys(alert_cause(b) for b in breaches))
+        return Alert(event.at, event.kind, event.outcome, event.version, causes or ("alert",),
+                     "; ".join(breaches) or "alert")
+    if event.kind in ("conformal_check", "drift_check") and event.outcome == "drift":
+        return Alert(event.at, event.kind, event.outcome, event.version,
+                     ("coverage",) if event.kind == "conformal_check" else ("input drift",), _finding(event).summary)
+    return None
 
 
 def _baseline(rows: list[ResolvedPrediction], untouched: dict[str, tuple[float, float, float]],
-              days: tuple[dt.date, dt.date]) -> Baseline:
+              days: tuple[dt.date, dt.date], zone: str) -> Baseline:
     """The untouched forecasts of the served rows' games, at the same times ("do nothing")."""
     import dataclasses
 
     other = [dataclasses.replace(r, forecast=f, lower=lo, upper=hi, error=r.actual - f)
              for r in rows if r.game_id in untouched for f, lo, hi in [untouched[r.game_id]]]
     n = max(len(other), 1)
-    return Baseline("do nothing", series.daily(other, *days), sum(abs(r.error) for r in other) / n,
+    return Baseline("do nothing", series.daily(other, *days, zone), sum(abs(r.error) for r in other) / n,
                     sum(r.lower <= r.actual <= r.upper for r in other) / n, sum(r.upper - r.lower for r in other) / n)
 
 

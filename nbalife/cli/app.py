@@ -167,6 +167,9 @@ def main_options(
         home_given=chosen is not None,
         config_path=config_file or (Path(env_config) if env_config else None),
         db_url=db_url or os.environ.get("NBALIFE_DB") or None,
+        home_origin="--home" if home or not env_home else "environment NBALIFE_HOME",
+        config_origin="--config" if config_file or not env_config else "environment NBALIFE_CONFIG",
+        db_origin="--db" if db_url else "environment NBALIFE_DB",
         json=json_output,
         verbose=verbose,
     )

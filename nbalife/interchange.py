@@ -70,7 +70,10 @@ def check_output(path: Path, *, source: Path | None = None, option: str | None =
     """Bad input unless ``path`` can take a games file: a known suffix, then the checks every
     output path gets (``files.check_output_path``: an existing folder, not a folder itself, not
     the ``source`` file being read)."""
-    file_format(Path(path))
+    try:
+        file_format(Path(path))
+    except BadInput as exc:  # the same words, naming the option too
+        raise BadInput(f"{option} {exc}" if option else str(exc)) from None
     check_output_path(path, option=option, source=source)
 
 

@@ -161,7 +161,7 @@ def predict_games(
     from nbalife.services.abtest import forecast_routed
 
     if output is not None:
-        check_output(output, source=input_file)
+        check_output(output, source=input_file, option="--output")
     if input_file is not None:
         if matchup is not None or date is not None:
             raise BadInput("--matchup and --date go with a single --game-id/--pattern (a file has its own)")

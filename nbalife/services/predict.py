@@ -165,7 +165,7 @@ def predict_games(
     if input_file is not None:
         if matchup is not None or date is not None:
             raise BadInput("--matchup and --date go with a single --game-id/--pattern (a file has its own)")
-        frame = load_games(input_file, require_future=False)
+        frame = load_games(input_file, require_future=False, allow_empty=True)
         ids, patterns = list(frame["game_id"]), frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
         games = frame
     elif game_id and pattern is not None:

@@ -121,3 +121,60 @@ def test_window_refusals_as_a_process(tmp_path: Path) -> None:
         proc = run_nbalife("--home", str(tmp_path), *args)
         assert (proc.returncode, proc.stderr) == (2, expected)
     assert not (tmp_path / "nbalife.db").exists()  # refused before the store was even opened
+
+
+# Every date option goes through options.parse_date: a date within a year of the calendar's
+# ends is refused naming the option, so no window arithmetic can overflow.
+DATE_OPTIONS = [
+    (["metrics", "report"], "--since"), (["metrics", "report"], "--until"),
+    (["report", "--out", "{home}/r.html"], "--since"), (["report", "--out", "{home}/r.html"], "--until"),
+    (["data", "export", "--out", "{home}/x.csv"], "--since"), (["data", "export", "--out", "{home}/x.csv"], "--until"),
+    (["data", "simulate", "--games", "3", "--out", "{home}/s.csv"], "--start-date"),
+    (["dejavu", "update"], "--since"), (["dejavu", "update"], "--until"),
+    (["train"], "--until"),
+    (["replay", "--games", "{games}"], "--from"), (["replay", "--games", "{games}"], "--to"),
+    (["replay", "--games", "{games}"], "--train-until"),
+    (["history"], "--since"),
+]
+
+
+@pytest.mark.parametrize(("command", "option"), DATE_OPTIONS)
+@pytest.mark.parametrize(("value", "reason"), [
+    ("9999-12-31", "is outside the dates nbalife takes (0002-01-01 to 9998-12-31)"),
+    ("0001-01-01", "is outside the dates nbalife takes"),
+    ("2023-02-30", "is not a date"),
+    ("tomorrow", "is not a date"),
+])
+def test_a_date_at_the_calendar_ends_is_refused_naming_the_option(cli: Cli, home: Path, repo_data: Path,
+                                                                   command: list[str], option: str, value: str,
+                                                                   reason: str) -> None:
+    args = [a.format(home=home, games=repo_data / "nba_2021-22.csv") for a in command]
+    result = cli(*args, option, value)
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    assert message.startswith(f"error: Invalid value for '{option}': '{value}'") and reason in message, message
+    assert len(message.splitlines()) == 1
+
+
+def test_replay_dates_at_the_calendar_ends_as_a_process(home: Path, repo_data: Path) -> None:
+    """These two were OverflowError tracebacks: the day after --train-until, the day before --from."""
+    games = str(repo_data / "nba_2021-22.csv")
+    for option, value in (("--train-until", "9999-12-31"), ("--from", "0001-01-01")):
+        proc = run_nbalife("--home", str(home), "replay", "--games", games, option, value)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+        assert f"'{option}': '{value}' is outside the dates" in proc.stderr
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from([("metrics", "report"), ("report",)]),
+       since=st.one_of(st.none(), st.dates()), until=st.one_of(st.none(), st.dates()))
+def test_any_dates_through_the_cli_run_or_are_refused_naming_an_option(home: Path, command: tuple[str, ...],
+                                                                       since, until) -> None:  # noqa: ANN001
+    args = _args(command, home)
+    args += [] if since is None else ["--since", since.isoformat()]
+    args += [] if until is None else ["--until", until.isoformat()]
+    result = Cli(home)(*args)
+    assert result.exit_code in (0, 2), result.output
+    if result.exit_code == 2:
+        message = result.stderr.strip()
+        assert len(message.splitlines()) == 1 and ("--since" in message or "--until" in message), message

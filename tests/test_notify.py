@@ -199,3 +199,17 @@ def test_webhook_userinfo_becomes_basic_authorization(tmp_path: Path) -> None:
 def test_a_failed_delivery_never_names_the_password() -> None:
     [delivery] = notify({"x": 1}, command=None, webhook="http://ops:Zq7Secret@127.0.0.1:9/hook", timeout_s=2)
     assert delivery.problem and "Zq7Secret" not in delivery.problem
+
+
+@pytest.mark.parametrize("command", ["sleep 20", "sleep 20; true", "(sleep 1.5; touch {marker}) & wait",
+                                     "cat >/dev/null; (sleep 1.5; touch {marker}) & sleep 20"])
+def test_a_slow_command_is_killed_with_everything_it_started(tmp_path: Path, command: str) -> None:
+    import time
+
+    marker = tmp_path / "survived"
+    started = time.monotonic()
+    [delivery] = notify({"x": 1}, command=command.format(marker=marker), webhook=None, timeout_s=0.5)
+    assert delivery.problem == "timed out after 0.5 s"
+    assert time.monotonic() - started < 1.2
+    time.sleep(1.6)
+    assert not marker.exists()  # the shell's children were killed with it

@@ -67,12 +67,29 @@ def notify(payload: dict[str, Any], *, command: str | None, webhook: str | None,
 
 
 def _run_command(command: str, body: bytes, timeout_s: float) -> str | None:
+    """Run ``command`` in its own process group, fed ``body``; at the timeout the whole group is
+    killed, so neither the shell nor what it started (``curl …; sleep 60``, ``cmd &``) outlives
+    the bound. (The group is only signalled while its leader is unreaped, so its id is ours.)"""
+    import os
+    import signal
+
     try:
-        proc = subprocess.run(command, shell=True, input=body, capture_output=True, timeout=timeout_s)
-    except subprocess.TimeoutExpired:
-        return f"timed out after {timeout_s:g} s"
+        proc = subprocess.Popen(command, shell=True, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,  # noqa: S602
+                                stderr=subprocess.DEVNULL, start_new_session=True)
     except OSError as exc:
         return exc.strerror or str(exc)
+    with proc:
+        try:
+            proc.communicate(body, timeout=timeout_s)
+        except BaseException as exc:  # the timeout, or an interrupt: nothing of it may keep running
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            proc.wait()
+            if isinstance(exc, subprocess.TimeoutExpired):
+                return f"timed out after {timeout_s:g} s"
+            raise
     return None if proc.returncode == 0 else f"exit {proc.returncode}"
 
 

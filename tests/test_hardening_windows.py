@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from nbalife.cli.options import MAX_WINDOW_DAYS
+from nbalife.window import MAX_WINDOW_DAYS
 from nbalife.store.events import list_events
 from tests.conftest import Cli, install_production, run_nbalife
 
@@ -178,3 +178,27 @@ def test_any_dates_through_the_cli_run_or_are_refused_naming_an_option(home: Pat
     if result.exit_code == 2:
         message = result.stderr.strip()
         assert len(message.splitlines()) == 1 and ("--since" in message or "--until" in message), message
+
+
+def test_the_services_use_the_same_window_rule(engine, home: Path, tiny_model_set) -> None:  # noqa: ANN001
+    """A caller that skips the CLI gets the same refusal, and conformal check records no event."""
+    import datetime as dt
+
+    from nbalife.config import load_settings
+    from nbalife.errors import BadInput
+    from nbalife.services.conformal import check
+    from nbalife.services.drift import recent_window
+    from nbalife.services.registry import open_registry
+
+    now = dt.datetime(2026, 3, 1, 12, tzinfo=dt.timezone.utc)
+    settings = load_settings(None, environ={}).settings
+    install_production(home, engine, tiny_model_set)
+    registry = open_registry(home, engine, settings)
+    for days in (1e6, 99999999, 1e-300, math.inf, math.nan, 0.5):
+        with pytest.raises(BadInput, match=r"^--days "):
+            check(engine, registry, settings, now=now, days=days)
+        with pytest.raises(BadInput, match=r"^--days "):
+            recent_window(now, days)
+    with engine.connect() as conn:
+        assert list_events(conn, kind="conformal_check") == []
+    assert recent_window(now, 1.0) == (now.date(), now.date())

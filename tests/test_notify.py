@@ -213,3 +213,42 @@ def test_a_slow_command_is_killed_with_everything_it_started(tmp_path: Path, com
     assert time.monotonic() - started < 1.2
     time.sleep(1.6)
     assert not marker.exists()  # the shell's children were killed with it
+
+
+def test_a_redirecting_webhook_is_reported_and_the_credentials_stay_home() -> None:
+    seen: list[str | None] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802
+            seen.append(self.headers.get("Authorization"))
+            self.send_response(200)
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    elsewhere = HTTPServer(("127.0.0.1", 0), Elsewhere)
+
+    class Redirector(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(302)
+            self.send_header("Location", f"http://127.0.0.1:{elsewhere.server_port}/steal")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    redirector = HTTPServer(("127.0.0.1", 0), Redirector)
+    for server in (elsewhere, redirector):
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        [delivery] = notify({"x": 1}, command=None, webhook=f"http://ops:pw@127.0.0.1:{redirector.server_port}/hook",
+                            timeout_s=5)
+    finally:
+        for server in (elsewhere, redirector):
+            server.shutdown()
+            server.server_close()
+    assert delivery.problem == "HTTP 302" and seen == []

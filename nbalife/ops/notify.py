@@ -125,7 +125,14 @@ class _Connections:
             def https_open(self, req):  # noqa: ANN001, ANN202
                 return self.do_open(track(http.client.HTTPSConnection), req, context=self._context)
 
-        return [Http(), Https()]
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            """A webhook that redirects is reported (``HTTP 302``), not followed: urllib would
+            resend the Authorization header to wherever the Location points."""
+
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None
+
+        return [Http(), Https(), NoRedirect()]
 
     def expire(self) -> None:
         """Close every connection: a read or write blocked on one returns at once."""

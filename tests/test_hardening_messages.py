@@ -77,3 +77,13 @@ def test_ingest_passes_a_header_only_file_through_and_says_so(cli: Cli, header_o
     result = cli("--json", "data", "ingest", str(header_only))
     assert result.exit_code == 0, result.output
     assert '"rows": 0' in result.stdout and '"inserted": 0' in result.stdout
+
+
+@pytest.mark.parametrize("name", ["bad\x1b[31mred.csv", "bad\x1erecord.csv", "bad\u2028line.csv", "bad\rname.csv"])
+def test_control_characters_in_a_named_value_stay_text_on_one_line(home: Path, tmp_path: Path, name: str) -> None:
+    missing = tmp_path / name
+    proc = run_nbalife("--home", str(home), "data", "ingest", str(missing))
+    assert proc.returncode == 2
+    assert len(proc.stderr.splitlines()) == 1 and proc.stderr.isprintable() is False  # only the final newline
+    assert proc.stderr[:-1].isprintable() and "no such file" in proc.stderr
+    assert repr(name[3])[1:-1] in proc.stderr

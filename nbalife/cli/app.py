@@ -35,9 +35,10 @@ def expected_failure(exc: BaseException) -> NbalifeError | None:
 
 
 def one_line(message: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``message`` as one bounded line: line breaks shown as ``\\n`` (so a value with a newline
-    still leaves the field named), cut to ``limit`` characters."""
-    text = message.replace("\r", "\\r").replace("\n", "\\n")
+    """``message`` as one bounded line: line breaks and every other control character shown
+    escaped (``\\n``, ``\\x1b``: a value with a newline still leaves the field named, and a
+    terminal escape in a file name stays text), cut to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 

@@ -4,8 +4,10 @@ validation error, in a database message. Standard library only (cheap to import 
 A value that starts with a scheme (``http:``, ``postgresql+psycopg://``, even a malformed
 ``postgresql+psycopg:/``) is one URL: everything between the scheme and its LAST ``@`` is
 userinfo, shown as ``USER:***`` (or ``***``). Taking the last ``@`` hides a password that holds
-``@``, ``/``, ``?``, ``#`` or a space, however a parser would split it; a value without a scheme
-(``user:pw@host/db``, a shell command holding a URL) loses everything before its last ``@``.
+``@``, ``/``, ``?``, ``#`` or a space, however a parser would split it. A value that does not
+start with a scheme loses everything before its last ``@`` when that holds a ``:``
+(``user:pw@host/db``, a shell command holding ``https://user:pw@…``); one with no ``:`` there
+(``mail ops@example.org``) has no password to hide and stays as it is.
 Secret query parameters (``password=``, ``token=``, ...) are hidden up to the next ``&``.
 """
 
@@ -27,7 +29,7 @@ def _one_url(text: str) -> str:
     scheme = _SCHEME.match(text)
     head, rest = (text[: scheme.end()], text[scheme.end():]) if scheme else ("", text)
     rest = _SECRET_QUERY.sub(lambda m: m.group(1) + HIDDEN, rest)
-    if "@" in rest:
+    if "@" in rest and (scheme or ":" in rest.rsplit("@", 1)[0]):  # no URL, no password: a mail address
         userinfo, host = rest.rsplit("@", 1)
         user = userinfo.split(":", 1)[0] if ":" in userinfo else ""
         shown = f"{user}:{HIDDEN}" if _PLAIN_USER.fullmatch(user) else HIDDEN

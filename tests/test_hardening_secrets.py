@@ -213,3 +213,29 @@ def test_the_same_value_from_the_option_names_the_option(tmp_path: Path) -> None
     proc = run_nbalife("--home", str(tmp_path), "--db", "garbage", "db", "check", env={"NBALIFE_DB": "sqlite:///x"})
     assert proc.returncode == 2
     assert proc.stderr.startswith("error: --db: database.url = 'garbage': malformed database URL")
+
+
+printable = st.text(alphabet=st.characters(blacklist_categories=("Cc", "Cs")), max_size=12)
+
+
+@settings(max_examples=500, deadline=None)
+@given(prefix=printable, scheme=st.sampled_from(["https://", "postgresql+psycopg://", "http:/", "x:", ""]),
+       user=st.sampled_from(["", "ops", "a b", "u:v"]), password=webhook_passwords, host=printable, suffix=printable)
+def test_the_one_rule_hides_a_password_wherever_the_url_sits(prefix: str, scheme: str, user: str, password: str,
+                                                             host: str, suffix: str) -> None:
+    """A URL with a password anywhere in a displayed value (alone, or inside a shell command)."""
+    text = f"{prefix}{scheme}{user}:{password}@{host}{suffix}"
+    assert SECRET not in redact_text(text)
+
+
+@pytest.mark.parametrize(("command", "shown"), [
+    ("mail -s 'nbalife finding' ops@example.org", "mail -s 'nbalife finding' ops@example.org"),
+    (f"curl -sf -d @- https://ops:{SECRET}@hooks.example/x", "***@hooks.example/x"),
+])
+def test_config_show_redacts_a_url_inside_the_notify_command(cli, home: Path, command: str, shown: str) -> None:
+    import json
+
+    (home / "config.yaml").write_text("notify:\n  command: " + json.dumps(command) + "\n")
+    result = cli("--json", "config", "show")
+    assert result.exit_code == 0 and SECRET not in result.output
+    assert {r["key"]: r["value"] for r in json.loads(result.stdout)}["notify.command"] == shown

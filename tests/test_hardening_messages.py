@@ -15,8 +15,8 @@ HUGE = "9" * 5000
 
 
 @pytest.mark.parametrize(("text", "named"), [
-    (f"monitoring:\n  window_hours: 24\n  min_predictions: {HUGE}\n", "key 'min_predictions': a whole number of 5000 "
-                                                                       "digits is too long to read (line 3, column 20)"),
+    (f"monitoring:\n  window_hours: 24\n  min_predictions: {HUGE}\n",
+     "key 'min_predictions': a whole number of 5000 digits is too long to read (line 3, column 20)"),
     (f"abtest:\n  stages: [10, {HUGE}]\n", "key 'stages': a whole number of 5000 digits is too long to read (line 2"),
     (f"lstm:\n  seed: -{HUGE}\n", "key 'seed': a whole number of 5000 digits is too long to read (line 2, column 9)"),
     (f"notify:\n  timeout_s: {{a: {{b: {HUGE}}}}}\n", "key 'b': a whole number of 5000 digits"),
@@ -70,7 +70,8 @@ def test_a_header_only_games_file_is_refused_naming_it(cli: Cli, header_only: Pa
 
 def test_a_header_only_games_file_as_a_process(home: Path, header_only: Path) -> None:
     proc = run_nbalife("--home", str(home), "replay", "--games", str(header_only))
-    assert (proc.returncode, proc.stderr) == (2, f"error: {header_only}: no games (the file holds a header and no rows)\n")
+    expected = f"error: {header_only}: no games (the file holds a header and no rows)\n"
+    assert (proc.returncode, proc.stderr) == (2, expected)
 
 
 def test_ingest_passes_a_header_only_file_through_and_says_so(cli: Cli, header_only: Path) -> None:

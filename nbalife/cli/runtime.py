@@ -107,7 +107,8 @@ class Runtime:
         if self.home.exists() and not self.home.is_dir():
             raise BadInput(f"{self.home_origin} {self.home}: cannot be used as a home: not a folder")
         if not self.home.exists() and command not in CREATES_HOME:
-            raise BadInput(f"{self.home_origin} {self.home}: no such folder ({command or 'this command'} does not create one)")
+            raise BadInput(f"{self.home_origin} {self.home}: no such folder "
+                           f"({command or 'this command'} does not create one)")
 
 
 def runtime(ctx: typer.Context) -> Runtime:

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from nbalife.errors import BadInput, quoted
+from nbalife.errors import BadInput, cut, quoted
+from nbalife.redaction import redact, redact_value
 from nbalife.strict_yaml import read_config_file
 from nbalife.vocab import AGGREGATIONS, DEFAULT_K, DEVICES
 
@@ -24,11 +25,18 @@ def _range(low: float | None = None, high: float | None = None, *, nullable: boo
     return {"low": low, "high": high, "nullable": nullable}
 
 
+def _database_url_rule(url: str) -> None:
+    from nbalife.store.engine import parse_url
+
+    parse_url(url)
+
+
 @dataclass(frozen=True)
 class DatabaseSettings:
     """Where the SQL store lives; None means ``sqlite:///<home>/nbalife.db``."""
 
-    url: str | None = field(default=None, metadata={**_range(nullable=True), "secret": True})
+    url: str | None = field(default=None, metadata={**_range(nullable=True), "secret": True,
+                                                    "check": _database_url_rule})
     busy_timeout_s: float = field(default=30.0, metadata=_range(0, 3600))
     connect_timeout_s: float = field(default=10.0, metadata=_range(1, 600))
 
@@ -201,13 +209,19 @@ class LoadedSettings:
             values = getattr(self.settings, section.name)
             for item in dataclasses.fields(values):
                 key = f"{section.name}.{item.name}"
-                value = getattr(values, item.name)
-                if item.metadata.get("secret") and value is not None:
-                    from nbalife.store.engine import redact
-
-                    value = redact(value)
+                value = redact_value(getattr(values, item.name))
                 rows.append((key, value, self.sources[key]))
         return rows
+
+
+def _shown(raw: Any, *, secret: bool) -> str:
+    """A rejected value as a message may name it: redacted (``nbalife.redaction``) before it is
+    cut, so a cut URL keeps no password; a non-text value of a secret setting is not shown."""
+    if isinstance(raw, str):
+        return quoted(redact(raw))
+    if isinstance(raw, (int, float)) or raw is None:
+        return quoted(raw)
+    return "<not shown: may hold a password>" if secret else cut(redact(repr(raw)))
 
 
 def _coerce(key: str, spec: dataclasses.Field, raw: Any, origin: str) -> Any:
@@ -216,7 +230,7 @@ def _coerce(key: str, spec: dataclasses.Field, raw: Any, origin: str) -> Any:
     kind = spec.type if isinstance(spec.type, str) else getattr(spec.type, "__name__", str(spec.type))
 
     def fail(reason: str) -> BadInput:
-        shown = "<not shown: may hold a password>" if meta.get("secret") else quoted(raw)
+        shown = _shown(raw, secret=bool(meta.get("secret")))
         return BadInput(f"{origin}: {key} = {shown}: {reason}")
 
     if raw is None or (isinstance(raw, str) and raw.strip().lower() in {"null", "none", "~"}):
@@ -274,8 +288,11 @@ def load_settings(
     *,
     environ: Mapping[str, str] | None = None,
     overrides: Mapping[str, Any] | None = None,
+    origins: Mapping[str, str] | None = None,
 ) -> LoadedSettings:
-    """Build settings from defaults, ``path``, the environment and ``overrides`` (``section.key``)."""
+    """Build settings from defaults, ``path``, the environment and ``overrides`` (``section.key``);
+    ``origins`` names where an override came from (default "command line"), e.g. an option or
+    an environment variable the caller read, so that a refused value says so."""
     environ = os.environ if environ is None else environ
     fields_of = {
         section.name: {item.name: item for item in dataclasses.fields(section_type(section.name))}
@@ -306,7 +323,9 @@ def load_settings(
         put(f"{section}.{item}", raw, f"environment {name}", f"env {name}")
     for key, raw in (overrides or {}).items():
         if raw is not None:
-            put(key, raw, "command line", "command line")
+            origin = (origins or {}).get(key, "command line")
+            put(key, raw, origin, origin.replace("environment ", "env ", 1)
+                if origin.startswith("environment ") else "command line")
     settings = Settings(**{name: section_type(name)(**values[name]) for name in fields_of})
     _check_together(settings, sources)
     return LoadedSettings(settings, sources)

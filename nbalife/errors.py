@@ -43,4 +43,9 @@ def quoted(value: object, limit: int = 80) -> str:
     """``repr(value)`` cut to ``limit`` characters: a value named in a message stays on one line
     and bounded, whatever its size."""
     text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else f"<{value.bit_length()}-bit integer>"
+    return cut(text, limit)
+
+
+def cut(text: str, limit: int = 80) -> str:
+    """``text`` cut to ``limit`` characters, its head and tail kept."""
     return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]

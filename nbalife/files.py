@@ -50,27 +50,40 @@ def write_atomic(path: Path, data: bytes | str | Callable[[Path], object], *, mo
     return path
 
 
-
 def check_output_path(path: Path, *, option: str | None = None, suffixes: tuple[str, ...] = (),
                       folder: bool = False, source: Path | None = None) -> Path:
-    """The one check of every path a command will write (BadInput naming ``option`` and the path):
-    a file needs one of ``suffixes`` (when given), an existing parent folder, not to be a folder
-    and not to be the ``source`` it reads; a ``folder`` output must not be an existing file and
-    needs an existing parent. Nothing is created."""
+    """The one check of every path a command will write, made before the work (BadInput naming
+    ``option`` and the path): a file needs one of ``suffixes`` (when given), an existing parent
+    folder, not to be a folder or anything but a regular file (a device, a FIFO) and not to be the
+    ``source`` it reads; a ``folder`` output must not be an existing file and needs an existing
+    parent. Then the folder that will receive it must take a new file by the name
+    ``write_atomic`` gives its temporary file: one is created and removed at once (a read-only
+    folder or mount, ``/proc``, a name too long all fail here, not after the work)."""
     from nbalife.errors import BadInput, quoted
 
     path = Path(path)
     where = f"{option} {path}" if option else str(path)
-    if folder:
-        if path.exists() and not path.is_dir():
-            raise BadInput(f"{where}: exists and is not a folder")
-    else:
-        if suffixes and path.suffix.lower() not in suffixes:
-            raise BadInput(f"{where}: unknown file type {quoted(path.suffix)} (use {' or '.join(suffixes)})")
-        if source is not None and path.resolve() == Path(source).resolve():
-            raise BadInput(f"{where}: is the input file; write to another file")
-        if path.is_dir():
-            raise BadInput(f"{where}: is a folder, not a file")
-    if not path.parent.is_dir():
-        raise BadInput(f"{where}: folder {path.parent} does not exist")
+    receiver = path.parent
+    try:
+        if folder:
+            if path.exists() and not path.is_dir():
+                raise BadInput(f"{where}: exists and is not a folder")
+        else:
+            if suffixes and path.suffix.lower() not in suffixes:
+                raise BadInput(f"{where}: unknown file type {quoted(path.suffix)} (use {' or '.join(suffixes)})")
+            if source is not None and path.resolve() == Path(source).resolve():
+                raise BadInput(f"{where}: is the input file; write to another file")
+            if path.is_dir():
+                raise BadInput(f"{where}: is a folder, not a file")
+            if path.exists() and not path.is_file():
+                raise BadInput(f"{where}: exists and is not a regular file")
+        if not path.parent.is_dir():
+            raise BadInput(f"{where}: folder {path.parent} does not exist")
+        receiver = path if folder and path.is_dir() else path.parent
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=receiver)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise BadInput(f"{where}: cannot write in folder {receiver}: {reason}") from None
     return path

@@ -70,7 +70,10 @@ def check_output(path: Path, *, source: Path | None = None, option: str | None =
     """Bad input unless ``path`` can take a games file: a known suffix, then the checks every
     output path gets (``files.check_output_path``: an existing folder, not a folder itself, not
     the ``source`` file being read)."""
-    file_format(Path(path))
+    try:
+        file_format(Path(path))
+    except BadInput as exc:  # the same words, naming the option too
+        raise BadInput(f"{option} {exc}" if option else str(exc)) from None
     check_output_path(path, option=option, source=source)
 
 
@@ -305,9 +308,16 @@ def validate(frame: pd.DataFrame, *, require_future: bool = True) -> tuple[pd.Da
     return valid.reset_index(drop=True), rejections
 
 
-def load_games(path: Path, *, require_future: bool = True) -> pd.DataFrame:
-    """Read and validate a games file; the first invalid row is a BadInput naming it."""
+def load_games(path: Path, *, require_future: bool = True, allow_empty: bool = False) -> pd.DataFrame:
+    """Read and validate a games file; the first invalid row is a BadInput naming it.
+
+    A file with a header and no rows is refused, naming it, unless ``allow_empty``: a command
+    that needs games to compute anything (train, evaluate, replay) must not run on none. Only
+    the commands that pass rows through one by one take it (``predict``: no games tonight, an
+    empty forecasts file; ``data ingest`` reads with ``read_frame`` and reports 0 rows)."""
     frame = read_frame(path, require_future=require_future)
+    if frame.empty and not allow_empty:
+        raise BadInput(f"{path}: no games (the file holds a header and no rows)")
     valid, rejections = validate(frame, require_future=require_future)
     if rejections:
         raise BadInput(rejections[0].message(Path(path)))

@@ -44,7 +44,7 @@ def test_bad_input_is_one_line_exit_2_and_verbose_shows_traceback(tmp_path: Path
     (("data", "simulate"), "error: Missing option '--out'."),
     (("no-such-command",), "error: No such command 'no-such-command'."),
     (("data", "simulate", "--out", "x.csv", "--games", "0"), "error: Invalid value for '--games'"),
-    (("train", "--until", "2023-02-30"), "error: Invalid value: '2023-02-30' is not a date"),
+    (("train", "--until", "2023-02-30"), "error: Invalid value for '--until': '2023-02-30' is not a date"),
     (("history", "--limit", "99999999999999999999"), "error: Invalid value for '--limit'"),
 ])
 def test_usage_errors_are_one_line_exit_2(tmp_path: Path, args: tuple[str, ...], message: str) -> None:

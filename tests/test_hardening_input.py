@@ -28,7 +28,8 @@ def assert_one_bounded_line(stderr: str) -> None:
 
 @pytest.mark.parametrize(("text", "message"), [
     (ALIASES, "aliases (*name) are not allowed"),
-    ("registry:\n  keep_versions: " + "9" * 5000 + "\n", "Exceeds the limit (4300 digits)"),
+    ("registry:\n  keep_versions: " + "9" * 5000 + "\n",
+     "key 'keep_versions': a whole number of 5000 digits is too long to read (line 2, column 18)"),
     ("registry:\n  keep_versions: " + "[" * 2000 + "]" * 2000 + "\n", "nested too deeply"),
     ("registry:\n  keep_versions: 3\n  keep_versions: 4\n", "duplicate key 'keep_versions' (line 3"),
     ("registry:\n  keep_versions: 3\nmonitoring:\n  mae_alert: 7\nregistry:\n  gate_games: 10\n",

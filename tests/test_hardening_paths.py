@@ -3,6 +3,7 @@ home is never created by a command that only reads."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -108,3 +109,90 @@ def test_a_locks_path_that_is_a_file_is_exit_2(home: Path) -> None:
     proc = run_nbalife("--home", str(home), "db", "upgrade")
     assert proc.returncode == 2 and "cannot be used as a lock file" in proc.stderr
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+# Every command that writes a file: its option, the file's suffix, and the arguments it needs
+# besides. The output check runs before the work, so none of them gets as far as its inputs.
+WRITERS = {
+    "report --out": (["report", "--out"], ".html", []),
+    "metrics export --prometheus": (["metrics", "export", "--prometheus"], ".prom", []),
+    "data export --out": (["data", "export", "--out"], ".csv", []),
+    "data simulate --out": (["data", "simulate", "--games", "5", "--out"], ".csv", []),
+    "predict --output": (["predict", "--output"], ".csv", ["--input", "{games}"]),
+    "replay --report": (["replay", "--report"], ".html", ["--games", "{games}"]),
+    "cron install --file": (["cron", "install", "--file"], "", []),
+    "train --out": (["train", "--out"], "", []),
+}
+UNWRITABLE = {
+    "/proc": "/proc/nbalife-x{suffix}",  # a pseudo-filesystem that takes no new file
+    "/sys": "/sys/nbalife-x{suffix}",
+    "long name": "{tmp}/" + "n" * 250 + "{suffix}",  # write_atomic's temporary name would be too long
+}
+
+
+def _writer_args(writer: str, target: str, tmp_path: Path, repo_data: Path) -> list[str]:
+    command, suffix, extra = WRITERS[writer]
+    out = target.format(suffix=suffix, tmp=tmp_path)
+    return [*command, out, *[a.format(games=repo_data / "nba_2021-22.csv") for a in extra]]
+
+
+@pytest.mark.parametrize("where", sorted(UNWRITABLE))
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_an_unwritable_output_is_refused_before_the_work(cli, home: Path, tmp_path: Path, repo_data: Path,
+                                                         writer: str, where: str) -> None:
+    args = _writer_args(writer, UNWRITABLE[where], tmp_path, repo_data)
+    result = cli(*args)
+    assert result.exit_code == 2, result.output
+    message = result.stderr.strip()
+    option = WRITERS[writer][0][-1]
+    assert message.startswith(f"error: {option} ") and ": cannot write in folder " in message, message
+    assert len(message.splitlines()) == 1 and "Traceback" not in result.output
+    assert not (home / "nbalife.db").exists() or writer != "replay --report"
+
+
+@pytest.mark.parametrize("writer", sorted(WRITERS))
+def test_an_output_that_is_a_device_is_refused(cli, home: Path, tmp_path: Path, repo_data: Path, writer: str) -> None:
+    if writer == "train --out":
+        pytest.skip("a folder output: /dev/null is 'not a folder', checked above")
+    command, _, extra = WRITERS[writer]
+    result = cli(*command, "/dev/null", *[a.format(games=repo_data / "nba_2021-22.csv") for a in extra])
+    assert result.exit_code == 2, result.output
+    assert "/dev/null" in result.stderr and ("not a regular file" in result.stderr
+                                             or "unknown file type" in result.stderr)
+    assert Path("/dev/null").is_char_device()
+
+
+def test_replay_refuses_an_unwritable_report_before_reading_the_games(home: Path, tmp_path: Path) -> None:
+    proc = run_nbalife("--home", str(home), "replay", "--games", str(tmp_path / "missing.csv"),
+                       "--report", "/proc/replay.html")
+    assert proc.returncode == 2
+    assert proc.stderr == "error: --report /proc/replay.html: cannot write in folder /proc: No such file or directory\n"
+
+
+@pytest.mark.parametrize("writer", ["report --out", "metrics export --prometheus", "data export --out"])
+def test_unwritable_outputs_as_a_process(home: Path, tmp_path: Path, repo_data: Path, writer: str) -> None:
+    proc = run_nbalife("--home", str(home), *_writer_args(writer, "/proc/x{suffix}", tmp_path, repo_data))
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "cannot write in folder /proc" in proc.stderr
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder (/proc and /sys cover it)")
+def test_a_read_only_folder_is_refused(home: Path, tmp_path: Path) -> None:
+    read_only = tmp_path / "read-only"
+    read_only.mkdir()
+    read_only.chmod(0o555)
+    try:
+        for writer in ("report --out", "metrics export --prometheus", "data export --out"):
+            command, suffix, _ = WRITERS[writer]
+            proc = run_nbalife("--home", str(home), *command, str(read_only / f"x{suffix}"))
+            assert proc.returncode == 2, proc.stderr
+            assert proc.stderr == (f"error: {command[-1]} {read_only}/x{suffix}: cannot write in folder "
+                                   f"{read_only}: Permission denied\n")
+            assert list(read_only.iterdir()) == []
+    finally:
+        read_only.chmod(0o755)
+
+
+def test_the_check_leaves_nothing_behind(tmp_path: Path) -> None:
+    check_output_path(tmp_path / "x.html", option="--out", suffixes=(".html",))
+    check_output_path(tmp_path / "models", option="--out", folder=True)
+    assert list(tmp_path.iterdir()) == []

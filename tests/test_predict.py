@@ -198,7 +198,7 @@ def test_bad_output_path_exits_2_before_logging(trained: Cli, season: dict[str, 
     out = tmp_path / name
     result = trained("predict", "--input", str(season["patterns"]), "--output", str(out))
     assert result.exit_code == 2
-    assert f"error: {out}: " in result.stderr and message in result.stderr and result.stderr.count("\n") == 1
+    assert f"error: --output {out}: " in result.stderr and message in result.stderr and result.stderr.count("\n") == 1
     assert count_predictions(trained) == 0
     assert not out.is_file() and not (tmp_path / "missing").exists()
 

@@ -35,9 +35,10 @@ def expected_failure(exc: BaseException) -> NbalifeError | None:
 
 
 def one_line(message: str, limit: int = MESSAGE_LIMIT) -> str:
-    """``message`` as one bounded line: line breaks shown as ``\\n`` (so a value with a newline
-    still leaves the field named), cut to ``limit`` characters."""
-    text = message.replace("\r", "\\r").replace("\n", "\\n")
+    """``message`` as one bounded line: line breaks and every other control character shown
+    escaped (``\\n``, ``\\x1b``: a value with a newline still leaves the field named, and a
+    terminal escape in a file name stays text), cut to ``limit`` characters."""
+    text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -167,6 +168,9 @@ def main_options(
         home_given=chosen is not None,
         config_path=config_file or (Path(env_config) if env_config else None),
         db_url=db_url or os.environ.get("NBALIFE_DB") or None,
+        home_origin="--home" if home or not env_home else "environment NBALIFE_HOME",
+        config_origin="--config" if config_file or not env_config else "environment NBALIFE_CONFIG",
+        db_origin="--db" if db_url else "environment NBALIFE_DB",
         json=json_output,
         verbose=verbose,
     )

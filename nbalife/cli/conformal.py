@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from nbalife.cli.options import window_option
 from nbalife.cli.render import key_values, show
 from nbalife.cli.runtime import runtime
 
@@ -16,7 +17,7 @@ app = typer.Typer(help="Conformal interval coverage checks and recalibration.", 
 @app.command()
 def check(
     ctx: typer.Context,
-    days: Annotated[Optional[int], typer.Option(min=1, help="Window in days (default conformal.window_days).")] = None,
+    days: Annotated[Optional[float], window_option("Window in days (default conformal.window_days).", low_days=1)] = None,
     apply: Annotated[bool, typer.Option("--apply", help="Promote the recalibrated version (also conformal.auto_apply).")] = False,
     method: Annotated[Optional[str], typer.Option(help="split, weighted or aci (default conformal.method).")] = None,
 ) -> None:

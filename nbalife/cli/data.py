@@ -73,7 +73,8 @@ def simulate(
     games: Annotated[int, typer.Option(min=1, help="Number of games.")] = 1230,
     season: Annotated[str, typer.Option(help="Season label, e.g. 2023-24.")] = "2023-24",
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same season).")] = 0,
-    start_date: Annotated[Optional[str], typer.Option(help="First game date (default Oct 24 of the season).")] = None,
+    start_date: Annotated[Optional[str], typer.Option(help="First game date (default Oct 24 of the season).",
+                                                      callback=parse_date)] = None,
     drift: Annotated[
         Optional[str],
         typer.Option(help="Mid-season change, e.g. 'at=0.5,variance=1.4,pace=1.05,home_advantage=-1'."),

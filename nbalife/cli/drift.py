@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from nbalife.cli.options import window_option
 from nbalife.cli.render import key_values, show, table
 from nbalife.cli.runtime import runtime
 
@@ -17,7 +18,8 @@ app = typer.Typer(help="Input drift of recent games against production's trainin
 @app.command()
 def check(
     ctx: typer.Context,
-    days: Annotated[Optional[float], typer.Option(help="Recent window in days (default drift.window_days).")] = None,
+    days: Annotated[Optional[float], window_option("Recent window in whole days (default drift.window_days).",
+                                                   low_days=1)] = None,
 ) -> None:
     """KS test and PSI per feature (d18, minute changes, volatility); exit 1 when one drifts."""
     from nbalife.errors import CheckFailed

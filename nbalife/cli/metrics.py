@@ -11,7 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from nbalife.cli.options import parse_date
+from nbalife.cli.options import parse_date, window_option
 from nbalife.cli.render import emit_json, jsonable, key_values, stdout, table
 from nbalife.cli.runtime import runtime
 from nbalife.errors import BadInput, CheckFailed
@@ -22,7 +22,7 @@ app = typer.Typer(help="Performance from the prediction log: MAE, coverage, aler
 COLUMNS = ["group", "n", "MAE", "RMSE", "bias", "coverage", "width", "Dejavu MAE", "LSTM MAE",
            "persistence MAE", "first", "last"]
 
-Days = Annotated[Optional[float], typer.Option(help="The last N days up to now.")]
+Days = Annotated[Optional[float], window_option("The last N days up to now.")]
 SinceDay = Annotated[Optional[dt.date], typer.Option(
     "--since", help="First day (UTC, YYYY-MM-DD), inclusive.", parser=parse_date, metavar="DATE")]
 UntilDay = Annotated[Optional[dt.date], typer.Option(
@@ -83,8 +83,7 @@ def report(
 @app.command()
 def check(
     ctx: typer.Context,
-    days: Annotated[Optional[float], typer.Option(
-        help="The last N days up to now (default: monitoring.window_hours).")] = None,
+    days: Annotated[Optional[float], window_option("The last N days up to now (default: monitoring.window_hours).")] = None,
 ) -> None:
     """Compare the window with monitoring.* alert levels; exit 1 naming each breached figure."""
     from nbalife.services.metrics import check as run

@@ -36,6 +36,10 @@ class Runtime:
     home_given: bool = False
     config_path: Path | None = None
     db_url: str | None = None
+    # where a value came from, as a refusal names it: the option, or the environment variable
+    home_origin: str = "--home"
+    config_origin: str = "--config"
+    db_origin: str = "--db"
     json: bool = False
     verbose: bool = False
     command: str = ""  # the running command, e.g. "conformal check" (set by ``runtime``)
@@ -47,7 +51,14 @@ class Runtime:
         path = self.config_path
         if path is None and (self.home / "config.yaml").is_file():
             path = self.home / "config.yaml"
-        return load_settings(path, overrides={"database.url": self.db_url})
+        try:
+            return load_settings(path, overrides={"database.url": self.db_url},
+                                 origins={"database.url": self.db_origin})
+        except BadInput as exc:
+            from_env = self.config_path is not None and self.config_origin.startswith("environment ")
+            if from_env and str(exc).startswith(f"{path}:"):
+                raise BadInput(f"{self.config_origin}: {exc}") from None
+            raise
 
     @property
     def settings(self) -> Settings:
@@ -69,7 +80,7 @@ class Runtime:
             try:
                 self.home.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
-                raise BadInput(f"--home {self.home}: cannot be used as a home: {exc.strerror}") from None
+                raise BadInput(f"{self.home_origin} {self.home}: cannot be used as a home: {exc.strerror}") from None
         return make_engine(self.database_url, busy_timeout_s=database.busy_timeout_s,
                            connect_timeout_s=database.connect_timeout_s)
 
@@ -94,9 +105,10 @@ class Runtime:
             return
         self.loaded  # noqa: B018 - load and validate now, before the command does anything
         if self.home.exists() and not self.home.is_dir():
-            raise BadInput(f"--home {self.home}: cannot be used as a home: not a folder")
+            raise BadInput(f"{self.home_origin} {self.home}: cannot be used as a home: not a folder")
         if not self.home.exists() and command not in CREATES_HOME:
-            raise BadInput(f"--home {self.home}: no such folder ({command or 'this command'} does not create one)")
+            raise BadInput(f"{self.home_origin} {self.home}: no such folder "
+                           f"({command or 'this command'} does not create one)")
 
 
 def runtime(ctx: typer.Context) -> Runtime:

@@ -45,6 +45,7 @@ from nbalife.services.derived import register_derived, run_on_production
 from nbalife.services.registry import active_freeze, promote, waiting_for_freeze
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import ResolvedPrediction, latest_resolved
+from nbalife.window import window_length
 
 METHODS = ("split", "weighted", "aci")
 SERVING_ARM = "A"
@@ -132,8 +133,7 @@ def layer_versions(registry: Registry, production: Production) -> tuple[str, ...
 def _checked_inputs(settings: Settings, days: float | None, method: str | None) -> tuple[float, str]:
     days = settings.conformal.window_days if days is None else days
     method = settings.conformal.method if method is None else method
-    if isinstance(days, bool) or not isinstance(days, (int, float)) or not days > 0:
-        raise BadInput(f"--days {days!r}: must be a number of days > 0")
+    days = window_length(days, low_days=1)  # the one window rule: a CLI check and this agree
     if method not in METHODS:
         raise BadInput(f"--method {method!r}: expected one of {', '.join(METHODS)}")
     if method == "weighted" and settings.conformal.recency_halflife_days is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -14,6 +13,7 @@ from nbalife.errors import BadInput
 from nbalife.registry import NO_PRODUCTION, Registry, VersionInfo
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
+from nbalife.window import window_length
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,8 +44,7 @@ class DriftReport:
 
 def recent_window(now: dt.datetime, days: float) -> tuple[dt.date, dt.date]:
     """Game dates of the last ``days`` days up to ``now`` (both ends inclusive)."""
-    if not math.isfinite(days) or days <= 0:
-        raise BadInput(f"--days {days:g}: must be a positive number of days")
+    days = window_length(days, low_days=1)  # whole days: a shorter window would be inverted
     until = now.date()
     return (now - dt.timedelta(days=days)).date() + dt.timedelta(days=1), until
 

@@ -86,11 +86,11 @@ def predict_games(
     import numpy as np
 
     if output is not None:
-        check_output(output, source=input_file)
+        check_output(output, source=input_file, option="--output")
     if input_file is not None:
         if matchup is not None or date is not None:
             raise BadInput("--matchup and --date go with a single --game-id/--pattern (a file has its own)")
-        frame = load_games(input_file, require_future=False)
+        frame = load_games(input_file, require_future=False, allow_empty=True)
         ids, patterns = list(frame["game_id"]), frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
         games = frame
     elif game_id and pattern is not None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import (
 )
 
 from nbalife.errors import BadInput, LockHeld, NbalifeError, Unreachable
+from nbalife.redaction import redact as redact_text
 
 # SQLite reports a bad statement as OperationalError too; only these mean it cannot be used.
 SQLITE_UNAVAILABLE = ("SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_READONLY",
@@ -30,7 +31,6 @@ SQLITE_UNAVAILABLE = ("SQLITE_CANTOPEN", "SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE
 # run got in the way (retried by ``retrying``, then reported as contention, exit 3).
 UNREACHABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300", "28", "3D000")
 CONFLICT_SQLSTATES = {"40P01": "deadlock", "40001": "serialization failure"}
-SECRET_QUERY_KEYS = {"password", "passfile", "sslpassword"}
 MALFORMED = "malformed database URL"
 _T = TypeVar("_T")
 
@@ -66,14 +66,13 @@ def parse_url(text: str) -> URL:
 
 
 def redact(url: str | URL) -> str:
-    """The URL with its password (and any password query parameter) replaced by ``***``; a URL
-    that does not parse is never echoed."""
+    """The URL as it may be displayed (``nbalife.redaction.redact``: password and secret query
+    values hidden); a URL that does not parse is never echoed."""
     try:
         parsed = parse_url(url) if isinstance(url, str) else url
     except BadInput:
         return f"<{MALFORMED}>"
-    query = {key: ("***" if key.lower() in SECRET_QUERY_KEYS else value) for key, value in parsed.query.items()}
-    return parsed.set(query=query).render_as_string(hide_password=True)
+    return redact_text(parsed.render_as_string(hide_password=False))
 
 
 def make_engine(url: str, *, busy_timeout_s: float = 30.0, connect_timeout_s: float = 10.0) -> Engine:

@@ -168,6 +168,16 @@ def period(when: str) -> dt.timedelta:
     return max(later - earlier for earlier, later in zip(fired, fired[1:]))
 
 
+def fire_times(when: str, day: dt.date, zone: str) -> list[dt.datetime]:
+    """The instants (aware, UTC) at which the cron line fires on ``day`` in ``zone``."""
+    return [in_zone(wall, zone) for wall in runs(when, day, 1)]
+
+
+def local_at(day: dt.date, time_of_day: dt.time, zone: str) -> dt.datetime:
+    """``time_of_day`` on ``day`` in ``zone``, as an aware UTC time."""
+    return in_zone(dt.datetime.combine(day, time_of_day), zone)
+
+
 def in_zone(wall: dt.datetime, zone: str) -> dt.datetime:
     """A wall-clock time in ``zone`` as an aware UTC time (a time skipped by a clock change is
     read with the offset before it, as cron runs it right after the change)."""

@@ -47,6 +47,8 @@ def test_variance_drift_fires_a_recalibration_and_the_demo_rolls_back(
     assert registry.current_version() == result.production
     assert f"to {result.production} (the one before it)" in result.steps[-1].description
     assert result.status.production == result.production
+    # the demo's status reads its home, as `nbalife status` does: the cron table is there (no wrapper ran)
+    assert result.status.cron is not None and result.status.cron.jobs == []
     assert {r.version for r in result.versions} == set(registry.versions())
     _assert_simulated_times(registry, result, dt.date.fromisoformat(season["game_date"].iloc[0]))
 

@@ -124,7 +124,7 @@ def run_lifecycle(home: Path, engine: Engine, settings: Settings, *, quick: bool
     step("abtest", lambda: _decide(home, engine, registry, policy, run.actions, end - 2 * second))
     step("rollback", lambda: _rollback(registry, end - second))
     return LifecycleResult(home, steps, run.actions, registry.current_version(), list_versions(registry, engine),
-                           status(engine, registry, policy, now=end))
+                           status(engine, registry, policy, now=end, home=home))
 
 
 def _simulated(size: Size, seed: int, now: dt.datetime, zone: str) -> tuple[tuple[pd.DataFrame, pd.DataFrame], str]:

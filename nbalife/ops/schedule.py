@@ -251,7 +251,7 @@ class Installation:
     wrapper: Path
 
 
-def crontab(where: Installation | None = None, *, zone: str = "America/New_York", user: str | None = None) -> str:
+def crontab(where: Installation | None = None, *, zone: str, user: str | None = None) -> str:
     """The schedule as crontab lines in league time ``zone``; with ``where``, this installation's
     absolute paths; with ``user``, the user column of a system crontab (``/etc/cron.d``)."""
     home, nbalife, wrapper = ((safe_path(where.home, "--home"), safe_path(where.nbalife, "nbalife executable"),
@@ -324,7 +324,7 @@ def with_block(existing: str, block: str | None, source: str = "crontab") -> str
 
 # -- Kubernetes ----------------------------------------------------------------------------------
 
-def kubernetes(image: str, env: dict[str, str], *, zone: str = "America/New_York", namespace: str | None = None,
+def kubernetes(image: str, env: dict[str, str], *, zone: str, namespace: str | None = None,
                secret: str = "nbalife-db", secret_key: str = "url") -> str:
     """The schedule as Kubernetes ``CronJob`` manifests (one YAML document each) in league time.
 

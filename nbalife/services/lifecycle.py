@@ -104,6 +104,7 @@ def run_lifecycle(home: Path, engine: Engine, settings: Settings, *, quick: bool
 
     size = QUICK if quick else FULL
     policy = demo_policy(settings, size)
+    zone = policy.league.timezone  # league time: the stretch's last day, the mornings
     steps: list[Step] = []
 
     def step(name: str, call):  # noqa: ANN001, ANN202 - time one step and keep its line(s)
@@ -114,11 +115,10 @@ def run_lifecycle(home: Path, engine: Engine, settings: Settings, *, quick: bool
             on_step(steps[-1])
         return value
 
-    history, season = step("data", lambda: _real(data_dir, size) if real else _simulated(size, seed, now, policy.league.timezone))
+    history, season = step("data", lambda: _real(data_dir, size) if real else _simulated(size, seed, now, zone))
     registry = open_registry(home, engine, policy)
     step("train", lambda: _train(home, engine, registry, policy, history, epochs))
     run = step("season", lambda: _season(home, engine, registry, policy, season, days))
-    zone = policy.league.timezone
     end = _morning(dt.date.fromisoformat(str(season["game_date"].iloc[-1])), 9, zone) if real else now
     second = dt.timedelta(seconds=1)
     step("abtest", lambda: _decide(home, engine, registry, policy, run.actions, end - 2 * second))

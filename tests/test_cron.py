@@ -19,7 +19,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nbalife.config import load_settings
+from nbalife.config import LeagueSettings, load_settings
 from nbalife.errors import BadInput
 from nbalife.ops.freeze import parse_freeze
 from nbalife.ops.schedule import (
@@ -39,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 WRAPPER = REPO / "scripts" / "nbalife-cron"
 NBALIFE = str(Path(sys.executable).parent / "nbalife")
 FIELD_RANGES = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)]
+ZONE = LeagueSettings().timezone  # the shipped league.timezone, which scripts/crontab is written in
 
 
 def run_wrapper(home: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
@@ -152,13 +153,13 @@ def test_wrapper_logs_the_commands_last_stderr_line_beside_the_exit_code(tmp_pat
 
 
 def test_crontab_file_is_the_schedule() -> None:
-    assert (REPO / "scripts" / "crontab").read_text() == crontab()
+    assert (REPO / "scripts" / "crontab").read_text() == crontab(zone=ZONE)
 
 
 def test_crontab_lines_are_valid_and_name_real_commands(cli) -> None:
-    env, _ = read_as_cron(crontab())
+    env, _ = read_as_cron(crontab(zone=ZONE))
     assert env["CRON_TZ"] == "America/New_York"
-    lines = schedule_lines(crontab())
+    lines = schedule_lines(crontab(zone=ZONE))
     assert len(lines) == len(JOBS)
     for fields in lines:
         assert all(valid_cron_field(f, lo, hi) for f, (lo, hi) in zip(fields[:5], FIELD_RANGES)), fields
@@ -203,7 +204,7 @@ def test_each_job_runs_at_its_league_time_whatever_the_hosts_clock(name: str, wi
     for clock, expected in ((dt.datetime(2024, 1, 15, 12, tzinfo=UTC), winter),
                             (dt.datetime(2024, 7, 15, 12, tzinfo=UTC), summer)):
         assert next_run_utc(job.when, "America/New_York", clock) == expected.replace(tzinfo=UTC)
-    assert {w for w, _, c in read_as_cron(crontab())[1] if f" {name} --" in c} == {job.when}
+    assert {w for w, _, c in read_as_cron(crontab(zone=ZONE))[1] if f" {name} --" in c} == {job.when}
 
 
 def test_every_daily_job_runs_after_the_nights_results_and_outside_the_freeze() -> None:
@@ -399,7 +400,7 @@ def test_any_home_path_is_refused_or_reaches_the_command_as_one_word(tmp_path: P
     fake.chmod(0o755)
     home = str(Path("/srv/" + name))
     try:
-        text = crontab(Installation(Path(home), Path("/opt/nb alife/bin/nbalife"), fake))
+        text = crontab(Installation(Path(home), Path("/opt/nb alife/bin/nbalife"), fake), zone=ZONE)
     except BadInput as exc:
         assert "\n" not in str(exc) and len(str(exc)) < 400
         assert any(c in name for c in "\r\n\x00\x85\u2028\u2029") or not name.isprintable() or (

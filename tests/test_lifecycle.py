@@ -33,7 +33,7 @@ def test_variance_drift_fires_a_recalibration_and_the_demo_rolls_back(
     assert [s.name for s in result.steps] == ["data", "train", "season", "abtest", "rollback"]
     assert all(s.description for s in result.steps)
     assert seen_days and seen_days[-1][0] == seen_days[-1][1]
-    (history, season), _line = lifecycle._simulated(TINY, 3, NOW)
+    (history, season), _line = lifecycle._simulated(TINY, 3, NOW, Settings().league.timezone)
     assert season["game_date"].iloc[-1] == "2024-01-09" and result.status.now == NOW
     assert dt.date.fromisoformat(history["game_date"].iloc[-1]) == (
         dt.date.fromisoformat(season["game_date"].iloc[0]) - lifecycle.OFFSEASON)
@@ -47,8 +47,18 @@ def test_variance_drift_fires_a_recalibration_and_the_demo_rolls_back(
     assert registry.current_version() == result.production
     assert f"to {result.production} (the one before it)" in result.steps[-1].description
     assert result.status.production == result.production
+    # the demo's status reads its home, as `nbalife status` does: the cron table is there (no wrapper ran)
+    assert result.status.cron is not None and result.status.cron.jobs == []
     assert {r.version for r in result.versions} == set(registry.versions())
     _assert_simulated_times(registry, result, dt.date.fromisoformat(season["game_date"].iloc[0]))
+
+
+def test_the_simulated_stretch_ends_the_day_before_now_in_the_configured_league_time() -> None:
+    """05:30 UTC is already the next day in New York but still the evening before in Los Angeles."""
+    now = dt.datetime(2024, 1, 10, 5, 30, tzinfo=dt.timezone.utc)
+    ends = {zone: lifecycle._simulated(TINY, 3, now, zone)[0][1]["game_date"].iloc[-1]
+            for zone in ("America/New_York", "America/Los_Angeles")}
+    assert ends == {"America/New_York": "2024-01-09", "America/Los_Angeles": "2024-01-08"}
 
 
 def _assert_simulated_times(registry, result: lifecycle.LifecycleResult, first_day: dt.date) -> None:  # noqa: ANN001

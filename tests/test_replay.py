@@ -13,9 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from nbalife.errors import BadInput
-from nbalife.ops.schedule import JOBS
-from nbalife.ops.crontime import fire_times, local_at
+from nbalife.ops.schedule import JOBS, fire_times, local_at
 from tests.conftest import run_nbalife
+
+NY = "America/New_York"  # league.timezone's default
 
 # Tiny models; a policy that applies what it finds, with a short conformal window so the daily
 # check has something to judge.
@@ -171,13 +172,13 @@ def test_a_game_in_two_files_is_bad_input(season_files: list[Path]) -> None:
 @given(st.dates(min_value=dt.date(2000, 1, 1), max_value=dt.date(2099, 12, 31)))
 def test_cron_times_of_the_schedule(day: dt.date) -> None:
     by_name = {job.name: job.when for job in JOBS}
-    assert fire_times(by_name["conformal-check"], day) == [local_at(day, dt.time(2, 0))]
-    assert fire_times(by_name["dejavu-update"], day) == ([local_at(day, dt.time(3, 0))] if day.weekday() == 0 else [])
-    assert fire_times(by_name["lstm-retrain"], day) == ([local_at(day, dt.time(4, 0))] if day.day == 1 else [])
-    assert len(fire_times(by_name["abtest-advance"], day)) == 96
-    assert len(fire_times(by_name["metrics-check"], day)) == 24
-    assert fire_times("0 12 13 * 5", day) == (  # cron's rule: day of month OR day of week
-        [local_at(day, dt.time(12, 0))] if day.day == 13 or day.weekday() == 4 else [])
+    assert fire_times(by_name["conformal-check"], day, NY) == [local_at(day, dt.time(2, 0), NY)]
+    assert fire_times(by_name["dejavu-update"], day, NY) == ([local_at(day, dt.time(3, 0), NY)] if day.weekday() == 0 else [])
+    assert fire_times(by_name["lstm-retrain"], day, NY) == ([local_at(day, dt.time(4, 0), NY)] if day.day == 1 else [])
+    assert len(fire_times(by_name["abtest-advance"], day, NY)) == 96
+    assert len(fire_times(by_name["metrics-check"], day, NY)) == 24
+    assert fire_times("0 12 13 * 5", day, NY) == (  # cron's rule: day of month OR day of week
+        [local_at(day, dt.time(12, 0), NY)] if day.day == 13 or day.weekday() == 4 else [])
     assert fire_times("5-9/2 0 * * *", day, "UTC") == [
         dt.datetime.combine(day, dt.time(0, m), dt.timezone.utc) for m in (5, 7, 9)]
 
@@ -185,7 +186,7 @@ def test_cron_times_of_the_schedule(day: dt.date) -> None:
 @pytest.mark.parametrize("expression", ["61 * * * *", "* * *", "a * * * *", "*/0 * * * *", "0 0 0 * *"])
 def test_bad_cron_expression_is_bad_input(expression: str) -> None:
     with pytest.raises(BadInput, match="cron"):
-        fire_times(expression, dt.date(2024, 1, 1))
+        fire_times(expression, dt.date(2024, 1, 1), NY)
 
 
 def test_a_version_waiting_many_days_is_counted_once_and_alerts_by_cause() -> None:
@@ -205,6 +206,8 @@ def test_a_version_waiting_many_days_is_counted_once_and_alerts_by_cause() -> No
     assert dataclasses.astuple(rows["recalibration"]) == ("recalibration", 1, 0, 1, 0)
     assert dataclasses.astuple(rows["Dejavu update"]) == ("Dejavu update", 1, 1, 0, 0)
     assert dataclasses.astuple(rows["LSTM retrain"]) == ("LSTM retrain", 0, 0, 0, 1)
-    alerts = {(a.job, a.cause): (a.alerts, a.days) for a in alert_counts(actions)}
+    alerts = {(a.job, a.cause): (a.alerts, a.days) for a in alert_counts(actions, NY)}
     assert alerts == {("conformal-check", "coverage"): (5, 5), ("metrics-check", "coverage"): (1, 1),
                       ("metrics-check", "n"): (2, 2)}
+    in_la = {(a.job, a.cause): (a.alerts, a.days) for a in alert_counts(actions, "America/Los_Angeles")}
+    assert in_la[("metrics-check", "n")] == (2, 1)  # 20:59 and 21:00 in Los Angeles: one league day

@@ -238,7 +238,7 @@ def test_rolling_figures_pool_the_predictions_of_the_trailing_days(games: list[t
 
     rows = [_row(day, 1.0 if inside else 9.0, -5.0, 5.0 + width) for day, inside, width in games]
     first = dt.date(2024, 1, 1)
-    series = daily(rows, first, first + dt.timedelta(days=12))
+    series = daily(rows, first, first + dt.timedelta(days=12), "America/New_York")
     for index, day in enumerate(series.days):
         for span in (7, 30):
             pooled = [r for r in rows if 0 <= (day - r.created_at.date()).days < span]
@@ -305,8 +305,41 @@ def test_days_are_game_days_in_league_time() -> None:
 
     at = dt.datetime(2024, 1, 2, 1, 15, tzinfo=dt.timezone.utc)
     row = ResolvedPrediction("g", "A", "1.0.0", at, 0.0, -5.0, 5.0, None, None, 1.0, 1.0, 0.0)
-    assert league_day(at) == dt.date(2024, 1, 1)
-    assert daily([row], dt.date(2024, 1, 1), dt.date(2024, 1, 2)).n.tolist() == [1, 0]
+    assert league_day(at, "America/New_York") == dt.date(2024, 1, 1)
+    assert daily([row], dt.date(2024, 1, 1), dt.date(2024, 1, 2), "America/New_York").n.tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(("zone", "day"), [("America/New_York", dt.date(2024, 1, 2)),
+                                           ("America/Los_Angeles", dt.date(2024, 1, 1))])
+def test_the_reports_days_follow_the_configured_league_timezone(engine, home: Path, tiny_model_set,  # noqa: ANN001
+                                                                  zone: str, day: dt.date) -> None:
+    """A prediction at 05:30 UTC is 00:30 in New York, the next day, and 21:30 the evening before in
+    Los Angeles: the page counts it on the day ``league.timezone`` gives it."""
+    import dataclasses
+
+    from conftest import REAL_GAMES
+
+    from nbalife.interchange import load_games
+    from nbalife.services import outcomes
+    from nbalife.services.registry import open_registry
+    from nbalife.services.report import gather
+    from nbalife.store.games import upsert_games
+    from nbalife.store.predictions import Prediction, log_predictions
+
+    at = dt.datetime(2024, 1, 2, 5, 30, tzinfo=dt.timezone.utc)
+    game = next(load_games(REAL_GAMES).head(1).itertuples())
+    with engine.begin() as conn:
+        upsert_games(conn, load_games(REAL_GAMES).head(1), at - dt.timedelta(days=1))
+    version = install_production(home, engine, tiny_model_set)
+    with engine.begin() as conn:
+        log_predictions(conn, [Prediction(game.game_id, "A", version, float(game.d18), float(game.d18) - 3.0,
+                                          float(game.d18) + 3.0, None, None, float(game.d18), at)])
+    outcomes.sync(engine, now=at + dt.timedelta(hours=1))
+    base = tiny_model_set.settings
+    settings = dataclasses.replace(base, league=dataclasses.replace(base.league, timezone=zone))
+    content = gather(engine, open_registry(home, engine, settings), settings, now=at + dt.timedelta(hours=2), days=3)
+    assert content.zone == zone
+    assert content.daily is not None and list(content.daily.days) == [day] and content.daily.n.tolist() == [1]
 
 
 @pytest.mark.parametrize("value", [22.2253, 0.0, -3.5, 1e6])

@@ -168,6 +168,16 @@ def period(when: str) -> dt.timedelta:
     return max(later - earlier for earlier, later in zip(fired, fired[1:]))
 
 
+def fire_times(when: str, day: dt.date, zone: str) -> list[dt.datetime]:
+    """The instants (aware, UTC) at which the cron line fires on ``day`` in ``zone``."""
+    return [in_zone(wall, zone) for wall in runs(when, day, 1)]
+
+
+def local_at(day: dt.date, time_of_day: dt.time, zone: str) -> dt.datetime:
+    """``time_of_day`` on ``day`` in ``zone``, as an aware UTC time."""
+    return in_zone(dt.datetime.combine(day, time_of_day), zone)
+
+
 def in_zone(wall: dt.datetime, zone: str) -> dt.datetime:
     """A wall-clock time in ``zone`` as an aware UTC time (a time skipped by a clock change is
     read with the offset before it, as cron runs it right after the change)."""
@@ -241,7 +251,7 @@ class Installation:
     wrapper: Path
 
 
-def crontab(where: Installation | None = None, *, zone: str = "America/New_York", user: str | None = None) -> str:
+def crontab(where: Installation | None = None, *, zone: str, user: str | None = None) -> str:
     """The schedule as crontab lines in league time ``zone``; with ``where``, this installation's
     absolute paths; with ``user``, the user column of a system crontab (``/etc/cron.d``)."""
     home, nbalife, wrapper = ((safe_path(where.home, "--home"), safe_path(where.nbalife, "nbalife executable"),
@@ -314,7 +324,7 @@ def with_block(existing: str, block: str | None, source: str = "crontab") -> str
 
 # -- Kubernetes ----------------------------------------------------------------------------------
 
-def kubernetes(image: str, env: dict[str, str], *, zone: str = "America/New_York", namespace: str | None = None,
+def kubernetes(image: str, env: dict[str, str], *, zone: str, namespace: str | None = None,
                secret: str = "nbalife-db", secret_key: str = "url") -> str:
     """The schedule as Kubernetes ``CronJob`` manifests (one YAML document each) in league time.
 

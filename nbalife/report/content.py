@@ -139,8 +139,8 @@ class ReportContent:
     residuals: Residuals | None
     segments: list[MetricsRow]
     abtests: list[AbSection]  # every test that ran in the window, oldest first
+    zone: str  # the league's time zone (league.timezone): days and times on the page are in it
     label: str = "model"  # what the served series are called
     baseline: Baseline | None = None
     alerts: list[Alert] = field(default_factory=list)
     arms: list[ArmSeries] | None = None  # with ``report --by arm``
-    zone: str = "America/New_York"  # the league's time zone: days and times on the page are in it

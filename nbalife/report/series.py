@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from nbalife.ops.crontime import ZONE
-
 if TYPE_CHECKING:
     import numpy as np
 
@@ -46,14 +44,14 @@ class CalibrationPoint:
     n: int
 
 
-def league_day(moment: dt.datetime, zone: str = ZONE) -> dt.date:
+def league_day(moment: dt.datetime, zone: str) -> dt.date:
     """The calendar day of an aware time in the league's time zone."""
     from zoneinfo import ZoneInfo
 
     return moment.astimezone(ZoneInfo(zone)).date()
 
 
-def league_time(moment: dt.datetime, zone: str = ZONE) -> dt.datetime:
+def league_time(moment: dt.datetime, zone: str) -> dt.datetime:
     """An aware time as naive league time, for the time axes (which count in league days)."""
     from zoneinfo import ZoneInfo
 
@@ -74,7 +72,7 @@ def _rolling(sums: np.ndarray, counts: np.ndarray, days: int) -> np.ndarray:
         return np.where(bottom > 0, top / np.where(bottom > 0, bottom, 1.0), np.nan)
 
 
-def daily(rows: Sequence[ResolvedPrediction], first: dt.date, last: dt.date, zone: str = ZONE) -> Daily:
+def daily(rows: Sequence[ResolvedPrediction], first: dt.date, last: dt.date, zone: str) -> Daily:
     """Per-day counts and rolling coverage, MAE, persistence MAE and width over the league days
     ``first .. last`` (rows outside that span are ignored)."""
     import numpy as np

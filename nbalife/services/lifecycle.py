@@ -104,6 +104,7 @@ def run_lifecycle(home: Path, engine: Engine, settings: Settings, *, quick: bool
 
     size = QUICK if quick else FULL
     policy = demo_policy(settings, size)
+    zone = policy.league.timezone  # league time: the stretch's last day, the mornings
     steps: list[Step] = []
 
     def step(name: str, call):  # noqa: ANN001, ANN202 - time one step and keep its line(s)
@@ -114,28 +115,27 @@ def run_lifecycle(home: Path, engine: Engine, settings: Settings, *, quick: bool
             on_step(steps[-1])
         return value
 
-    history, season = step("data", lambda: _real(data_dir, size) if real else _simulated(size, seed, now))
+    history, season = step("data", lambda: _real(data_dir, size) if real else _simulated(size, seed, now, zone))
     registry = open_registry(home, engine, policy)
     step("train", lambda: _train(home, engine, registry, policy, history, epochs))
     run = step("season", lambda: _season(home, engine, registry, policy, season, days))
-    end = _morning(dt.date.fromisoformat(str(season["game_date"].iloc[-1])), 9) if real else now
+    end = _morning(dt.date.fromisoformat(str(season["game_date"].iloc[-1])), 9, zone) if real else now
     second = dt.timedelta(seconds=1)
     step("abtest", lambda: _decide(home, engine, registry, policy, run.actions, end - 2 * second))
     step("rollback", lambda: _rollback(registry, end - second))
     return LifecycleResult(home, steps, run.actions, registry.current_version(), list_versions(registry, engine),
-                           status(engine, registry, policy, now=end))
+                           status(engine, registry, policy, now=end, home=home))
 
 
-def _simulated(size: Size, seed: int, now: dt.datetime) -> tuple[tuple[pd.DataFrame, pd.DataFrame], str]:
-    """The stretch ends the day before ``now`` in league time; the history ends ``OFFSEASON``
+def _simulated(size: Size, seed: int, now: dt.datetime, zone: str) -> tuple[tuple[pd.DataFrame, pd.DataFrame], str]:
+    """The stretch ends the day before ``now`` in league time (``zone``); the history ends ``OFFSEASON``
     before it starts, labelled a season earlier (game ids carry the label's year)."""
     from zoneinfo import ZoneInfo
 
-    from nbalife.ops.crontime import ZONE
     from nbalife.simulate import parse_drift
 
     drift = parse_drift(DRIFT)
-    last = now.astimezone(ZoneInfo(ZONE)).date() - dt.timedelta(days=1)
+    last = now.astimezone(ZoneInfo(zone)).date() - dt.timedelta(days=1)
     year = last.year if last.month >= 8 else last.year - 1  # the season label's first year
     season = _dated(size.season_games, seed + 1, last, drift, year)
     first = dt.date.fromisoformat(str(season["game_date"].iloc[0]))
@@ -184,7 +184,7 @@ def _train(home: Path, engine: Engine, registry: Registry, settings: Settings, h
     from nbalife.services.data import ingest
     from nbalife.services.train import train
 
-    now = _morning(dt.date.fromisoformat(str(history["game_date"].iloc[-1])), 9)
+    now = _morning(dt.date.fromisoformat(str(history["game_date"].iloc[-1])), 9, settings.league.timezone)
     ingest(engine, write_games(history, home / "data" / "history.csv"), now=now)
     trained = train(history, settings=settings, now=now, registry=registry, engine=engine, promote=True,
                     progress=epochs, description="nbalife demo: the first model")
@@ -248,11 +248,11 @@ def _rollback(registry: Registry, now: dt.datetime) -> tuple[None, str]:
     return None, f"registry rollback: production back from {before} to {switch.to_version} (the one before it)"
 
 
-def _morning(day: dt.date, hour: int) -> dt.datetime:
-    """``hour`` o'clock league time on the morning after ``day``, in UTC."""
-    from nbalife.ops.crontime import local_at
+def _morning(day: dt.date, hour: int, zone: str) -> dt.datetime:
+    """``hour`` o'clock league time (``zone``) on the morning after ``day``, in UTC."""
+    from nbalife.ops.schedule import local_at
 
-    return local_at(day + dt.timedelta(days=1), dt.time(hour))
+    return local_at(day + dt.timedelta(days=1), dt.time(hour), zone)
 
 
 def _span(games: pd.DataFrame) -> str:

@@ -196,7 +196,7 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
                         str(training["game_date"].iloc[-1]), len(replayed), str(replayed["game_date"].iloc[0]),
                         str(replayed["game_date"].iloc[-1]), run.first_production, run.last_production,
                         run.actions, dict(sorted(counts.items())), version_counts(run.actions, run.productions),
-                        alert_counts(run.actions), run.productions, weeks, months, total,
+                        alert_counts(run.actions, settings.league.timezone), run.productions, weeks, months, total,
                         [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started,
                         report, forecasts)
 
@@ -228,17 +228,15 @@ def version_counts(actions: list[Action], productions: list[tuple[dt.datetime, s
     return rows
 
 
-def alert_counts(actions: list[Action]) -> list[AlertCount]:
-    """Alerts by job and cause: how many, and on how many (league) days."""
+def alert_counts(actions: list[Action], zone: str) -> list[AlertCount]:
+    """Alerts by job and cause: how many, and on how many league days (in ``zone``)."""
     from collections import defaultdict
     from zoneinfo import ZoneInfo
-
-    from nbalife.ops.crontime import ZONE
 
     days: dict[tuple[str, str], list[dt.date]] = defaultdict(list)
     for action in actions:
         for cause in action.causes:
-            days[(action.job, cause)].append(action.at.astimezone(ZoneInfo(ZONE)).date())
+            days[(action.job, cause)].append(action.at.astimezone(ZoneInfo(zone)).date())
     return [AlertCount(job, cause, len(dates), len(set(dates))) for (job, cause), dates in sorted(days.items())]
 
 

@@ -22,7 +22,6 @@ from nbalife.errors import BadInput
 from nbalife.files import check_output_path, write_atomic
 from nbalife.registry import Registry
 from nbalife.report import series
-from nbalife.ops.crontime import ZONE
 from nbalife.report.content import (
     AbSection,
     Alert,
@@ -83,9 +82,9 @@ def write_replay_report(engine: Engine, registry: Registry, settings: Settings, 
     the policy's forecasts, with ``untouched`` (game id -> forecast, lower, upper of the first
     model without any job) beside them as "do nothing"; the window is those league days, and the
     page is as of the morning after. ``out`` was checked by the caller."""
-    from nbalife.ops.crontime import local_at
+    from nbalife.ops.schedule import local_at
 
-    end = local_at(last + dt.timedelta(days=1), dt.time(9))
+    end = local_at(last + dt.timedelta(days=1), dt.time(9), settings.league.timezone)
     return _write(out, gather(engine, registry, settings, now=end, since=first, until=last, untouched=untouched,
                               title=f"nbalife replay {first} .. {last}", label="policy"))
 
@@ -103,10 +102,11 @@ def _write(out: Path, content: ReportContent) -> ReportResult:
 def gather(engine: Engine, registry: Registry, settings: Settings, *, now: dt.datetime,
            days: float | None = None, since: dt.date | None = None, until: dt.date | None = None,
            title: str = "nbalife report", label: str = "model", by: str | None = None,
-           untouched: dict[str, tuple[float, float, float]] | None = None, zone: str = ZONE) -> ReportContent:
+           untouched: dict[str, tuple[float, float, float]] | None = None) -> ReportContent:
     """The page's content for the window of ``--days`` or ``--since``/``--until``; with
     ``untouched``, those forecasts of the same games as a "do nothing" baseline; ``by`` "arm":
-    each arm's series beside production's. Days are league days in ``zone``."""
+    each arm's series beside production's. Days are league days (``league.timezone``)."""
+    zone = settings.league.timezone
     span = _league_window(window(now, days=days, since=since, until=until, default_days=DEFAULT_DAYS),
                           since, until, zone)
     with reachable(engine), engine.connect() as conn:

@@ -3,7 +3,7 @@ logged, its result ingested, outcomes synced, and the scheduled jobs of ``ops.sc
 at their cron times with the simulated clock passed to every service as ``now``. It drives the
 services, so it sits above them, beside ``replay`` and the demo that run it.
 
-The simulated server keeps the league's time, ``ops.crontime.ZONE`` (cron times are local to it;
+The simulated server keeps the league's time, ``league.timezone`` (cron times are local to it;
 every ``now`` is UTC). A day (``play_day``): the early-morning jobs at their cron times (``conformal-check`` 02:00, Monday
 ``dejavu-update`` 03:00 and ``drift-check`` 03:30, the 1st's ``lstm-retrain`` 04:00) see the
 results up to the evening before; the day's games are forecast at ``PREDICT_AT`` (one batch: each
@@ -31,8 +31,7 @@ from typing import TYPE_CHECKING, Callable
 
 from nbalife.errors import BadInput
 from nbalife.interchange import PATTERN_COLUMNS
-from nbalife.ops.crontime import ZONE, fire_times, local_at
-from nbalife.ops.schedule import JOBS
+from nbalife.ops.schedule import JOBS, fire_times, local_at
 from nbalife.report.content import alert_cause
 from nbalife.services import abtest, conformal, dejavu, drift, lstm, metrics, outcomes
 from nbalife.services.forecasting import forecast, forecast_routed
@@ -96,13 +95,17 @@ class Season:
     home: Path
     abtest_mode: str
     by_day: dict[str, pd.DataFrame]
-    zone: str = ZONE
     seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
     runs: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     actions: list[Action] = field(default_factory=list)
     served: list[pd.DataFrame] = field(default_factory=list)
     loaded: dict[str, LoadedModelSet] = field(default_factory=dict)
     productions: list[tuple[dt.datetime, str]] = field(default_factory=list)
+
+    @property
+    def zone(self) -> str:
+        """The league's time zone (``league.timezone``): cron times and game days are local to it."""
+        return self.settings.league.timezone
 
     def timed(self, job: str, call: Callable[[], object]) -> object:
         """Run one job: its wall-clock seconds and the actions it returns are kept, and a change

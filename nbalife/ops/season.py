@@ -146,7 +146,7 @@ def run_season(games: pd.DataFrame, *, engine: Engine, registry: Registry, setti
             served.append(_timed(clock, "predict", lambda: _predict(
                 engine, registry, todays, PATTERN_COLUMNS, predicted, cache)))
             _timed(clock, "ingest", lambda: _store_results(engine, todays, done))
-            _timed(clock, "outcomes", lambda: _sync(engine, done))
+            _timed(clock, "outcomes", lambda: _sync(engine, registry, done))
         metrics_at = local_at(day, METRICS_AT)
         _timed(clock, "metrics-check", lambda: _metrics(engine, settings, metrics_at))
         if progress is not None:
@@ -207,10 +207,10 @@ def _store_results(engine: Engine, todays: pd.DataFrame, at: dt.datetime) -> Non
                                                            "rejected": 0})
 
 
-def _sync(engine: Engine, at: dt.datetime) -> None:
+def _sync(engine: Engine, registry: Registry, at: dt.datetime) -> None:
     from nbalife.services.outcomes import sync
 
-    sync(engine, now=at)
+    sync(engine, now=at, registry=registry)
 
 
 def _metrics(engine: Engine, settings: Settings, at: dt.datetime) -> Action | None:

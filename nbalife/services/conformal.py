@@ -1,4 +1,15 @@
-"""``conformal check`` and ``conformal status``: production's interval coverage and its recalibration.
+"""``conformal check`` and ``conformal status``: production's interval coverage and its recalibration,
+and the online layer's state.
+
+The online layer (``nbalife.forecast.conformal``): every ``conformal.json`` is a layer, identified
+by its content (``AdaptiveConformal.layer_id_``) and shared by the versions that keep the file
+(a Dejavu update or an LSTM retrain continues production's layer and its state). Its state is a
+pure function of the layer and the resolved predictions it served (arms A and B, every row
+served, in the order (resolved_at, created_at, id)): ``advance_online`` (run by ``outcomes
+sync``) recomputes it from the log for every layer with new outcomes and writes it to the
+``conformal_state`` table, and ``serving_state`` (run by ``predict``) reads that one row. So every
+interval served can be recomputed from the log (``recheck_served``): the state folded over the
+outcomes resolved by its creation time, on the outcome lattice.
 
 The window is the latest resolved prediction per game (``latest_resolved``) of the serving arm
 ``A`` by the versions that serve production's conformal layer (``layer_versions``: production and
@@ -34,7 +45,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -43,10 +54,17 @@ from nbalife.errors import BadInput
 from nbalife.registry import ChangeKind, Production, Registry, Status, VersionInfo
 from nbalife.services.derived import register_derived, run_on_production
 from nbalife.services.registry import active_freeze, promote, waiting_for_freeze
+from nbalife.store.conformal_state import ServedRow, StateRow, read_state, served_rows, served_versions, write_state
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import ResolvedPrediction, latest_resolved
 
-METHODS = ("split", "weighted", "aci")
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from nbalife.forecast.conformal import AdaptiveConformal, OnlineState
+    from nbalife.forecast.modelset import ModelSet
+
+METHODS = ("split", "weighted", "aci", "online")
 SERVING_ARM = "A"
 EVENT_KIND = "conformal_check"
 LOCK = "conformal"
@@ -321,3 +339,133 @@ def status(engine: Engine, registry: Registry, *, now: dt.datetime) -> StatusRes
     coverage, width = _coverage(rows)
     return StatusResult(production.version, layer.quantile_, layer.alpha, layer.alpha_t_, method,
                         set_at, set_by, len(rows), coverage, width)
+
+
+# ---------------------------------------------------------------------------------------------
+# The online layer's state
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """The layer after the outcomes resolved on one day: radius, outcomes and misses so far."""
+
+    day: str
+    radius: float
+    n: int
+    misses: int
+
+
+@dataclass(frozen=True)
+class OnlineStatus:
+    """A layer's online rule, its state, the long-run bound, its path and the log re-check."""
+
+    layer: str
+    online: str
+    step: float
+    gamma: float
+    alpha: float
+    start: float
+    radius: float
+    n: int
+    misses: int
+    miss_rate: float | None
+    bound: float | None
+    stored: bool  # the conformal_state row exists and equals the state recomputed from the log
+    path: list[PathPoint]
+    checked: int  # served intervals recomputed from the log
+    differing: int  # of those, how many differ from what was served
+
+
+def _layers(registry: Registry, versions: list[str]) -> dict[str, tuple[AdaptiveConformal, list[str]]]:
+    """The layers of ``versions`` (those still registered): id -> (layer, its versions)."""
+    from nbalife.forecast.conformal import AdaptiveConformal
+
+    registered = set(registry.versions())
+    found: dict[str, tuple[AdaptiveConformal, list[str]]] = {}
+    for version in sorted(set(versions) & registered):
+        layer = AdaptiveConformal.load(registry.path_of(version))
+        found.setdefault(layer.layer_id_, (layer, []))[1].append(version)
+    return found
+
+
+def fold(layer: AdaptiveConformal, rows: list[ServedRow],
+         path: list[PathPoint] | None = None) -> OnlineState:
+    """The layer's state after ``rows`` (resolved, in order), from its start: each outcome a miss
+    when it fell outside the interval served. ``path`` collects the state after each day."""
+    state = layer.start_state()
+    for row in rows:
+        missed = not row.lower <= row.actual <= row.upper
+        state = layer.advance(state, missed, abs(row.actual - row.forecast))
+        if path is not None:
+            point = PathPoint(row.resolved_at.date().isoformat(), layer.radius(state), state.n, state.misses)
+            if path and path[-1].day == point.day:
+                path[-1] = point
+            else:
+                path.append(point)
+    return state
+
+
+def advance_online(conn: Connection, registry: Registry, *, now: dt.datetime) -> list[str]:
+    """Recompute from the log, and store, the state of every layer whose served outcomes are not
+    all counted in its stored row; returns the layers written. Run inside the caller's
+    transaction (``outcomes sync``)."""
+    counts = served_versions(conn)
+    written = []
+    for layer_id, (layer, versions) in _layers(registry, list(counts)).items():
+        stored = read_state(conn, layer_id)
+        if stored is not None and stored.n == sum(counts[v] for v in versions):
+            continue
+        rows = served_rows(conn, tuple(versions))
+        state = fold(layer, rows)
+        write_state(conn, StateRow(layer_id, versions[0], layer.radius(state), state.n, state.misses,
+                                   state.to_dict(), rows[-1].resolved_at if rows else None, now))
+        written.append(layer_id)
+    return written
+
+
+def serving_state(conn: Connection, models: ModelSet) -> OnlineState | None:
+    """The stored online state of the model set's conformal layer (one row), None before its
+    first outcome; a corrupt row is BadInput naming the layer."""
+    from nbalife.forecast.conformal import OnlineState
+
+    stored = read_state(conn, models.conformal.layer_id_)
+    if stored is None:
+        return None
+    return OnlineState.from_dict(stored.state, f"conformal_state row of layer {stored.layer[:12]}")
+
+
+def recheck_served(layer: AdaptiveConformal, resolved: list[ServedRow], served: list[ServedRow]) -> int:
+    """How many of the ``served`` intervals differ from the interval the layer's state gives,
+    folded over the ``resolved`` outcomes whose resolved_at is not after each one's creation."""
+    import numpy as np
+
+    differing, state, taken = 0, layer.start_state(), 0
+    for row in served:
+        while taken < len(resolved) and resolved[taken].resolved_at <= row.created_at:
+            done = resolved[taken]
+            state = layer.advance(state, not done.lower <= done.actual <= done.upper,
+                                  abs(done.actual - done.forecast))
+            taken += 1
+        lower, upper = layer.interval(np.array([row.forecast]), state if state.n else None)
+        if not (np.isclose(lower[0], row.lower) and np.isclose(upper[0], row.upper)):
+            differing += 1
+    return differing
+
+
+def online_status(conn: Connection, registry: Registry, version: str) -> OnlineStatus:
+    """The online state of ``version``'s layer: recomputed from the log, compared with its stored
+    row, with its path by day, the bound, and every served interval re-checked."""
+    from nbalife.forecast.conformal import AdaptiveConformal
+
+    layer = AdaptiveConformal.load(registry.path_of(version))
+    members = _layers(registry, [*served_versions(conn), version]).get(layer.layer_id_, (layer, [version]))[1]
+    resolved = served_rows(conn, tuple(members))
+    path: list[PathPoint] = []
+    state = fold(layer, resolved, path)
+    stored = read_state(conn, layer.layer_id_)
+    same = stored is not None and stored.state == state.to_dict() if state.n else stored is None or stored.n == 0
+    served = served_rows(conn, tuple(members), resolved=False)
+    return OnlineStatus(layer.layer_id_, layer.online, float(layer.step), float(layer.gamma), float(layer.alpha),
+                        float(layer.quantile_), layer.radius(state), state.n, state.misses,
+                        state.misses / state.n if state.n else None, layer.bound(state), same, path,
+                        len(served), recheck_served(layer, resolved, served))

@@ -19,6 +19,7 @@ from nbalife.interchange import (
     write_games,
 )
 from nbalife.registry import Registry
+from nbalife.services.conformal import serving_state
 from nbalife.services.matchups import Matchups, game_context, single_game, with_store
 from nbalife.services.model_loading import load_model_set
 from nbalife.store.engine import reachable
@@ -99,7 +100,9 @@ def forecast(
     if len(set(game_ids)) != len(game_ids):
         raise BadInput("the same game_id appears more than once in the input")
     context = game_context(loaded.models, matchups, len(game_ids))
-    result = loaded.models.predict(patterns, context.edge)
+    with reachable(engine), engine.connect() as conn:  # the conformal layer's online state: one row
+        state = serving_state(conn, loaded.models)
+    result = loaded.models.predict(patterns, context.edge, state)
     strength = [None] * len(game_ids) if result.context is None else [float(v) for v in result.context]
     with reachable(engine), engine.begin() as conn:
         skip = set() if again else already_logged(conn, game_ids, arm)

@@ -60,7 +60,8 @@ def model_params(settings: Settings) -> ModelSetParams:
         lstm_batch_size=lstm.batch_size, lstm_learning_rate=lstm.learning_rate, lstm_patience=lstm.patience,
         lstm_seed=lstm.seed, lstm_device=lstm.device, lstm_tol=lstm.tol, alpha=1 - settings.conformal.target_coverage,
         conformal_halflife=settings.conformal.recency_halflife_days,
-        aci_gamma=settings.conformal.aci_gamma,
+        aci_gamma=settings.conformal.aci_gamma, online=settings.conformal.online,
+        online_step=settings.conformal.online_step,
     )
 
 

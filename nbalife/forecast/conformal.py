@@ -24,8 +24,9 @@ The online rules (``ONLINE_METHODS``), each with the long-run miscoverage bound 
   season, with the bound ``(B + step_1) / (step_T * T)``.
 - ``aci``: adaptive conformal inference (Gibbs & Candès, "Adaptive conformal inference under
   distribution shift", NeurIPS 2021) on the level, ``alpha_t+1 = alpha_t + gamma (alpha -
-  err_t)``, the radius the calibration scores' quantile at ``alpha_t``; bound ``(max(alpha, 1 -
-  alpha) + gamma) / (gamma * T)`` while the radius can grow past every score.
+  err_t)``, the radius the calibration scores' quantile at ``alpha_t`` (the largest score seen
+  so far where the level asks for more than every score); bound ``(max(alpha, 1 - alpha) +
+  gamma) / (gamma * T)`` while no outcome exceeds every earlier one.
 - ``static``: the starting radius forever (split conformal), no bound.
 """
 
@@ -286,8 +287,16 @@ class AdaptiveConformal:
         if state is None:
             return float(self.quantile_)
         if self.online == "aci":
-            return self.split_.quantile_at(state.alpha_t, finite=True)
+            return self._aci_radius(state.alpha_t, state.max_score)
         return max(state.q, 0.0) if self.online != "static" else float(self.quantile_)
+
+    def _aci_radius(self, alpha_t: float, max_score: float) -> float:
+        """The scores' quantile at ``alpha_t``; where the level asks for more than every
+        calibration score (an infinite interval in Gibbs & Candès), the largest score seen so
+        far, calibration or served: finite, and past every outcome met before."""
+        q = self.split_.quantile_at(alpha_t, finite=True)
+        unbounded = not np.isfinite(self.split_.quantile_at(alpha_t))
+        return max(q, max_score) if unbounded else q
 
     def step_at(self, n: int) -> float:
         """The step the quantile rules take after ``n`` outcomes."""
@@ -304,7 +313,7 @@ class AdaptiveConformal:
             q = q + self.step_at(state.n) * (err - self.alpha)
         elif self.online == "aci":
             alpha_t = alpha_t + self.gamma * (self.alpha - err)
-            q = self.split_.quantile_at(alpha_t, finite=True)
+            q = self._aci_radius(alpha_t, max(state.max_score, float(score)))
         return OnlineState(q=q, alpha_t=alpha_t, n=state.n + 1, misses=state.misses + int(missed),
                            max_score=max(state.max_score, float(score)),
                            q_low=min(state.q_low, q), q_high=max(state.q_high, q))

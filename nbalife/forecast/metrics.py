@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.forecast.conformal import SplitConformal
+from nbalife.forecast.conformal import SplitConformal, held
 from nbalife.forecast.patterns import check_values
 
 if TYPE_CHECKING:
@@ -124,3 +124,78 @@ def versus_persistence(score: ModelScore) -> str:
     se = "?" if score.vs_persistence_se is None else f"{score.vs_persistence_se:.3f}"
     verb = "beats" if score.vs_persistence < 0 else "trails"
     return f"{verb} persistence by {abs(score.vs_persistence):.3f} ± {se}"
+
+
+def winkler(y: object, lower: object, upper: object, alpha: float) -> np.ndarray:
+    """The Winkler interval score of each outcome (lower is better): the interval's width plus
+    ``2 / alpha`` times how far the outcome fell outside it. On the lattice the width is the
+    number of whole-point outcomes held (``upper - lower`` with half-point ends)."""
+    actual = np.asarray(y, dtype=np.float64)
+    low, high = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    return (high - low) + (2.0 / alpha) * (np.maximum(low - actual, 0.0) + np.maximum(actual - high, 0.0))
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float | None]:
+    """Mean of ``a - b`` and its standard error (None with fewer than two pairs)."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else None
+    return float(diff.mean()), se
+
+
+@dataclass(frozen=True)
+class PartFigure:
+    """One forecaster on one group of games (a season, or ``all``): MAE, the paired gain over
+    persistence (positive: better) ± SE, and its interval on the lattice: coverage, whole-point
+    outcomes held, mean Winkler score."""
+
+    group: str
+    model: str
+    n: int
+    mae: float
+    gain: float | None
+    gain_se: float | None
+    coverage: float | None
+    held: float | None
+    winkler: float | None
+
+
+def part_figures(y: object, d18: object, forecasts: dict[str, np.ndarray],
+                 intervals: dict[str, tuple[np.ndarray, np.ndarray]], groups: object,
+                 alpha: float) -> list[PartFigure]:
+    """``PartFigure`` rows for every forecaster (``forecasts``, persistence ``d18`` added) per
+    group and, when there are several groups, over all the games."""
+    actual = check_values("actual values", y, np.size(y))
+    base = np.abs(actual - check_values("persistence forecasts", d18, len(actual)))
+    labels = np.asarray(groups).astype(str)
+    names = sorted(set(labels.tolist()))
+    rows = []
+    for group in [*names, *(["all"] if len(names) > 1 else [])]:
+        mask = np.ones(len(actual), bool) if group == "all" else labels == group
+        for model, forecast in {**forecasts, "persistence": np.asarray(d18, dtype=np.float64)}.items():
+            errors = np.abs(actual[mask] - np.asarray(forecast)[mask])
+            gain, se = (None, None) if model == "persistence" else paired(base[mask], errors)
+            coverage = width = score = None
+            if model in intervals:
+                low, high = (np.asarray(v)[mask] for v in intervals[model])
+                coverage = float(((low <= actual[mask]) & (actual[mask] <= high)).mean())
+                width = float(held(low, high).mean())
+                score = float(winkler(actual[mask], low, high, alpha).mean())
+            rows.append(PartFigure(group, model, int(mask.sum()), float(errors.mean()), gain, se,
+                                   coverage, width, score))
+    return rows
+
+
+def worse_than_best_part(y: object, forecasts: dict[str, np.ndarray], max_se: float
+                         ) -> tuple[str, float, float] | None:
+    """``(best part, excess MAE, its SE)`` when the ``ensemble`` forecast's MAE exceeds the best
+    single part's by more than ``max_se`` paired standard errors; else None."""
+    actual = check_values("actual values", y, np.size(y))
+    mine = np.abs(actual - forecasts["ensemble"])
+    parts = {name: np.abs(actual - f) for name, f in forecasts.items() if name != "ensemble"}
+    if not parts or len(actual) < 2:
+        return None
+    best = min(parts, key=lambda name: parts[name].mean())
+    excess, se = paired(mine, parts[best])
+    if se is not None and excess > max_se * se and excess > 0:
+        return best, excess, se
+    return None

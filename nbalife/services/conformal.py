@@ -127,6 +127,7 @@ class StatusResult:
     n_since: int
     coverage_since: float | None
     width_since: float | None
+    online: OnlineStatus | None = None
 
 
 def layer_versions(registry: Registry, production: Production) -> tuple[str, ...]:
@@ -231,9 +232,11 @@ def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
     if decision.trigger is None:
         return result if len(rows) >= cfg.min_samples else dataclasses.replace(result, outcome="too_few")
     frozen = active_freeze(settings, now) if apply else None
-    waiting = None if apply and not frozen else _waiting_recalibration(registry, production)
+    waiting = _waiting_recalibration(registry, production)
     if waiting is not None and frozen:
         waiting = dataclasses.replace(waiting, refused=f"promotion waits for the live-game freeze {frozen!r}")
+    elif waiting is not None and apply:  # its base is still production: promote it, mint no other
+        waiting = _promote_waiting(engine, registry, settings, waiting, now=now)
     recalibration = waiting or _recalibrate(engine, registry, settings, production, decision.rows, result,
                                             now=now, apply=apply)
     return dataclasses.replace(result, outcome="drift", recalibration=recalibration)
@@ -255,27 +258,48 @@ def _waiting_recalibration(registry: Registry, production: Production) -> Recali
     return None
 
 
+def _promote_waiting(engine: Engine, registry: Registry, settings: Settings, waiting: Recalibration, *,
+                     now: dt.datetime) -> Recalibration:
+    """Promote the recalibration an earlier check registered (its parent is production)."""
+    promotion = promote(registry, engine, settings, waiting.version, now=now,
+                        reason=f"conformal check --apply: the recalibration {waiting.version} waiting since "
+                               "an earlier check")
+    refused = promotion.failure or waiting_for_freeze(promotion)
+    return dataclasses.replace(waiting, applied=refused is None, refused=refused)
+
+
 def refit_layer(production_dir: Path, rows: list[ResolvedPrediction], settings: Settings, method: str,
-                now: dt.datetime) -> Any:
-    """The conformal layer ``method`` makes from the rows' residuals (an AdaptiveConformal); ``aci``
-    continues the layer saved in ``production_dir``."""
+                now: dt.datetime, radius: float | None = None) -> Any:
+    """The conformal layer ``method`` makes from the rows' residuals (an AdaptiveConformal with
+    the configured online rule); ``aci`` continues the layer saved in ``production_dir`` by its
+    level; ``online`` keeps that layer's scores and rule and starts it from ``radius``, the radius
+    production's online state serves now (a re-versioned layer starts where it stands)."""
     import numpy as np
 
     from nbalife.forecast.conformal import AdaptiveConformal
 
     cfg = settings.conformal
+    labels = [f"{r.game_id} (prediction of version {r.version}, arm {r.arm}, {r.created_at:%Y-%m-%d %H:%M})"
+              for r in rows]
     residuals = np.abs(np.array([r.error for r in rows], dtype=np.float64))
     if method == "aci":
         layer = AdaptiveConformal.load(production_dir)
         for residual in residuals:  # in time order: each step sees the interval at alpha_t
             layer.update(np.array([residual <= layer.quantile_]))
         return layer
+    if method == "online":
+        base = AdaptiveConformal.load(production_dir)
+        start = base.quantile_ if radius is None else radius
+        weights = base.split_.weights_  # kept: the ages that give them back
+        ages = None if weights is None else -float(base.halflife) * np.log2(np.maximum(weights, 1e-300))
+        return AdaptiveConformal(**{**base.get_params(), "start": float(start)}).fit(base.split_.scores_, ages)
     alpha = 1.0 - cfg.target_coverage
+    rule = {"online": cfg.online, "step": cfg.online_step}
     if method == "split":
-        return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma).fit(residuals)
+        return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma, **rule).fit(residuals, labels=labels)
     ages = np.array([(now - r.created_at).total_seconds() / 86400.0 for r in rows])
-    return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma,
-                             halflife=cfg.recency_halflife_days).fit(residuals, np.maximum(ages, 0.0))
+    return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma, halflife=cfg.recency_halflife_days,
+                             **rule).fit(residuals, np.maximum(ages, 0.0), labels=labels)
 
 
 def _recalibrate(engine: Engine, registry: Registry, settings: Settings, production: Production,
@@ -286,8 +310,11 @@ def _recalibrate(engine: Engine, registry: Registry, settings: Settings, product
 
     from nbalife.forecast.conformal import AdaptiveConformal
 
-    old = AdaptiveConformal.load(production.path).quantile_
-    layer = refit_layer(production.path, rows, settings, result.method, now)
+    current = AdaptiveConformal.load(production.path)
+    with reachable(engine), engine.connect() as conn:
+        state = stored_state(conn, current)
+    old = current.radius(state)  # the radius production's online state serves now
+    layer = refit_layer(production.path, rows, settings, result.method, now, radius=old)
     residuals = np.abs(np.array([r.error for r in rows]))
     after = float((residuals <= layer.quantile_).mean())
     record = {
@@ -336,9 +363,10 @@ def status(engine: Engine, registry: Registry, *, now: dt.datetime) -> StatusRes
         set_at, set_by = origin.created_at, f"registration of {origin.version}"
     with reachable(engine), engine.connect() as conn:
         rows = latest_resolved(conn, since=set_at, until=now, version=versions, arm=SERVING_ARM)
+        online = online_status(conn, registry, production.version)
     coverage, width = _coverage(rows)
     return StatusResult(production.version, layer.quantile_, layer.alpha, layer.alpha_t_, method,
-                        set_at, set_by, len(rows), coverage, width)
+                        set_at, set_by, len(rows), coverage, width, online)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,9 +454,14 @@ def advance_online(conn: Connection, registry: Registry, *, now: dt.datetime) ->
 def serving_state(conn: Connection, models: ModelSet) -> OnlineState | None:
     """The stored online state of the model set's conformal layer (one row), None before its
     first outcome; a corrupt row is BadInput naming the layer."""
+    return stored_state(conn, models.conformal)
+
+
+def stored_state(conn: Connection, layer: AdaptiveConformal) -> OnlineState | None:
+    """The stored online state of ``layer`` (one row), None when there is none."""
     from nbalife.forecast.conformal import OnlineState
 
-    stored = read_state(conn, models.conformal.layer_id_)
+    stored = read_state(conn, layer.layer_id_)
     if stored is None:
         return None
     return OnlineState.from_dict(stored.state, f"conformal_state row of layer {stored.layer[:12]}")

@@ -60,7 +60,7 @@ def judge(
     except BadInput as exc:
         return _held_out(gate, info, production, f"production cannot be loaded ({exc})")
     mine, theirs = _score(candidate, games), _score(champion, games)
-    reasons = tuple(gate.failures(mine, theirs))
+    reasons = tuple(gate.failures(mine, theirs)) + ensemble_against_its_parts(candidate, games)
     return GateResult(
         info.version, production.version, not reasons, reasons, RECENT,
         f"both scored on the {len(games)} most recent games after {cutoff}", len(games),
@@ -118,3 +118,29 @@ def _score(loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
     ensemble = next(s for s in score_games(games, loaded.models) if s.model == "ensemble")
     return {"mae": ensemble.mae, "coverage": ensemble.coverage,
             "vs_persistence": ensemble.vs_persistence, "vs_persistence_se": ensemble.vs_persistence_se}
+
+
+# The ensemble against its own parts: a candidate whose ensemble is worse than its best single
+# component on the gate's games by more than ENSEMBLE_MAX_SE paired standard errors is refused.
+ENSEMBLE_MAX_SE = 2.0
+
+
+def ensemble_against_its_parts(loaded: LoadedModelSet, games: pd.DataFrame) -> tuple[str, ...]:
+    """The refusal line when the ensemble of ``loaded`` is worse than its best component on
+    ``games`` (each with its context from the games' own earlier results), else nothing."""
+    import numpy as np
+
+    from nbalife.forecast.metrics import worse_than_best_part
+    from nbalife.interchange import PATTERN_COLUMNS
+
+    pregame = loaded.models.pregame(games)
+    result = loaded.models.predict(games[PATTERN_COLUMNS].to_numpy(dtype=np.float32),
+                                   None if pregame is None else pregame.edge)
+    parts = {"ensemble": result.forecast, "dejavu": result.dejavu, "lstm": result.lstm,
+             **({"context": result.context} if result.context is not None else {})}
+    found = worse_than_best_part(games["d24"].to_numpy(dtype=float), parts, ENSEMBLE_MAX_SE)
+    if found is None:
+        return ()
+    best, excess, se = found
+    return (f"the ensemble's mae is worse than its own best component ({best}) by {excess:.3f} ± "
+            f"{se:.3f}, more than {ENSEMBLE_MAX_SE:g} standard errors",)

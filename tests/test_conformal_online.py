@@ -171,3 +171,31 @@ def test_upgrading_a_0003_store_with_data_adds_the_state_table(db_url: str) -> N
             assert [(r.game_id, r.upper) for r in kept] == [("g1", 12.5)]
     finally:
         engine.dispose()
+
+
+def test_the_gate_refuses_an_ensemble_worse_than_its_best_part(cli_db, engine, home, production, repo_data,
+                                                              tiny_model_set) -> None:
+    import dataclasses
+
+    from nbalife.services.gate import judge
+    from nbalife.services.model_loading import LoadedModelSet, load_model_set
+
+    assert cli_db("data", "ingest", str(repo_data / "nba_2021-22.csv")).exit_code == 0
+    registry = Registry(home)
+    info = registry.register(tiny_model_set.folder, ChangeKind.LSTM_RETRAIN, base=production, metrics={},
+                             params={}, training_window=registry.show(production).training_window)
+    loaded = load_model_set(registry, info.version)
+    when = dt.datetime(2022, 5, 1, tzinfo=dt.timezone.utc)
+    fair = judge(tiny_model_set.settings, engine, registry, info, loaded, registry.show(production), now=when)
+    assert fair.basis == "recent games" and not any("own best component" in r for r in fair.reasons)
+
+    class Off(type(loaded.models.ensemble)):
+        def predict(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            return super().predict(*args, **kwargs) + 3.0  # a combination that lost its way
+
+    off = Off()
+    off.weights_, off.validation_mae_ = loaded.models.ensemble.weights_, {}
+    worse = LoadedModelSet(info.version, dataclasses.replace(loaded.models, ensemble=off))
+    result = judge(tiny_model_set.settings, engine, registry, info, worse, registry.show(production), now=when)
+    assert not result.passed
+    assert any("worse than its own best component" in r and "2 standard errors" in r for r in result.reasons)

@@ -121,6 +121,13 @@ class ModelSet:
 
         ``progress(epoch, epochs, train_loss, val_loss)`` follows the final LSTM's training.
         """
+        return cls.fit_out_of_fold(train, validation, calibration, params, progress)[0]
+
+    @classmethod
+    def fit_out_of_fold(cls, train: pd.DataFrame, validation: pd.DataFrame, calibration: pd.DataFrame,
+                        params: ModelSetParams | None = None, progress: EpochProgress | None = None
+                        ) -> tuple[ModelSet, OutOfFold]:
+        """``fit``, also returning the out-of-fold forecasts the weights and the layer came from."""
         import pandas as pd
 
         p = params if params is not None else ModelSetParams()
@@ -143,7 +150,7 @@ class ModelSet:
         if team is not None:
             team.checkpoint(games)
         return cls(dejavu=analogs, lstm=network, ensemble=weights, conformal=layer,
-                   ratings=team, context=regression)
+                   ratings=team, context=regression), oof
 
     def pregame(self, games: pd.DataFrame, history: pd.DataFrame | None = None,
                 start: bool = False) -> Pregame | None:
@@ -240,6 +247,26 @@ class OutOfFold:
     context: np.ndarray | None
     folds: np.ndarray
     ages: np.ndarray
+    seasons: np.ndarray | None = None  # each game's season label, where the games have one
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The components' forecasts by name (``context`` where there is one)."""
+        return {"dejavu": self.dejavu, "lstm": self.lstm,
+                **({"context": self.context} if self.context is not None else {})}
+
+    def intervals(self, forecast: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
+        """Leave-one-fold-out lattice intervals of ``forecast``: each fold's radius the conformal
+        quantile of the other folds' absolute residuals (an honest coverage estimate)."""
+        from nbalife.forecast.conformal import conformal_quantile, lattice_interval
+
+        lower, upper = np.empty(len(forecast)), np.empty(len(forecast))
+        scores = np.abs(self.y - forecast)
+        for fold in np.unique(self.folds):
+            here = self.folds == fold
+            others = scores[~here] if (~here).any() else scores
+            low, high = lattice_interval(forecast[here], conformal_quantile(others, alpha, finite=True))
+            lower[here], upper[here] = low, high
+        return lower, upper
 
 
 def season_folds(games: pd.DataFrame, min_games: int = MIN_FOLD) -> np.ndarray:
@@ -289,5 +316,6 @@ def oof_forecasts(games: pd.DataFrame, params: ModelSetParams) -> OutOfFold:
             else:
                 context_f[held_out] = regression.predict(X[held_out], edge[held_out])
     ages = (arrays.dates.max() - arrays.dates).astype(np.float64)
+    seasons = games["season"].astype(str).to_numpy() if "season" in games.columns else None
     return OutOfFold(arrays.y, arrays.X[:, -1].astype(np.float64), dejavu_f, lstm_f, context_f,
-                     folds, ages)
+                     folds, ages, seasons)

@@ -199,3 +199,17 @@ def test_the_gate_refuses_an_ensemble_worse_than_its_best_part(cli_db, engine, h
     result = judge(tiny_model_set.settings, engine, registry, info, worse, registry.show(production), now=when)
     assert not result.passed
     assert any("worse than its own best component" in r and "2 standard errors" in r for r in result.reasons)
+
+
+def test_a_missing_residual_is_named_by_its_prediction(tiny_model_set) -> None:  # noqa: ANN001
+    from nbalife.errors import BadInput
+    from nbalife.services.conformal import refit_layer
+    from nbalife.store.predictions import ResolvedPrediction
+
+    at = dt.datetime(2022, 1, 5, 20, tzinfo=dt.timezone.utc)
+    rows = [ResolvedPrediction(f"g{i}", "A", "1.0.3", at, 1.0, -10.5, 12.5, None, None, 3.0,
+                               float("nan") if i == 7 else 2.0, 1.0) for i in range(30)]
+    with pytest.raises(BadInput) as caught:
+        refit_layer(tiny_model_set.folder, rows, tiny_model_set.settings, "split", at)
+    message = str(caught.value)
+    assert "g7" in message and "version 1.0.3" in message and "row 7" not in message

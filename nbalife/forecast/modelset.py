@@ -75,7 +75,6 @@ class ModelSetParams:
     online_step: float = 1.0
     ensemble_step: float = 0.01
     ensemble_move_se: float = 2.0
-    context_refit: bool = True
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Forecast metrics: point errors (MAE from absolute errors), interval coverage, the score of
-every forecaster of a model set, and the cross-conformal estimate of coverage."""
+every forecaster of a model set, per-part figures per season with the Winkler interval score,
+and the ensemble's comparison with its best part."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.forecast.conformal import SplitConformal, held
+from nbalife.forecast.conformal import held
 from nbalife.forecast.patterns import check_values
 
 if TYPE_CHECKING:
@@ -101,20 +102,6 @@ def score_forecasts(actual: np.ndarray, d18: np.ndarray, result: Forecasts,
     if oracle is not None:
         scores.append(point("oracle", oracle))
     return scores
-
-
-def cross_conformal_coverage(residuals: np.ndarray, forecasts: np.ndarray, actual: np.ndarray,
-                             alpha: float) -> tuple[float, float]:
-    """Honest interval coverage and mean width on games that also calibrate the interval:
-    2-fold cross-conformal, each half calibrating a split-conformal interval for the other."""
-    halves = np.array_split(np.arange(len(actual)), 2)
-    covered, widths = [], []
-    for test, calib in ((halves[0], halves[1]), (halves[1], halves[0])):
-        layer = SplitConformal(alpha=alpha).fit(residuals[calib])
-        lower, upper = layer.interval(forecasts[test])
-        covered.append((actual[test] >= lower) & (actual[test] <= upper))
-        widths.append(upper - lower)
-    return float(np.concatenate(covered).mean()), float(np.concatenate(widths).mean())
 
 
 def versus_persistence(score: ModelScore) -> str:

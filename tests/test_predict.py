@@ -106,6 +106,8 @@ def test_full_loop(trained: Cli, season: dict[str, Path], tmp_path: Path) -> Non
     assert (synced["resolved"], synced["pending"]) == (150, 0)
     assert json.loads(trained("--json", "outcomes", "sync").stdout)["resolved"] == 0  # idempotent
     assert count_predictions(trained, resolved=True) == 150
+    online = json.loads(trained("--json", "conformal", "status").stdout)["online"]  # sync advanced the layer
+    assert (online["n"], online["stored"], online["checked"], online["differing"]) == (150, True, 150, 0)
 
     evaluation = json.loads(trained("--json", "evaluate", "--input", str(season["upcoming"])).stdout)
     scores = {s["model"]: s for s in evaluation["scores"]}

@@ -15,15 +15,24 @@ interval of the first production on every game.
   gate) with ``--policy``, to show that the replay makes the same recalibrations.
 - ``real``: trained on 2020-21 and 2021-22 (data/nba), run on 2022-23 through the services;
   coverage and mean interval width per month against doing nothing.
+- ``layers``: each interval layer (the online layer alone, the static layer with the window rule,
+  the static layer with the CUSUM rule, the static layer untouched, and the online layer with the
+  CUSUM rule as shipped) served day by day, in memory, over the developers' seasons (2020-21 and
+  2021-22 out of fold: each forecast by the context part fitted on the other, the layer started
+  from the other season's residuals) and over simulated seasons with and without drift (the
+  spread of the outcome rises 30% at ``--drift-at``). Per layer: coverage per month, the worst
+  30-day window, whole-point outcomes held, versions registered (recalibrations), and the
+  recalibrations in seasons without drift (false alarms).
 - ``power``: the miss CUSUM alone on independent miss streams: false alarms at the nominal miss
   rate and detection delays at higher ones (what any miss-based detector can see).
 
-Run: ``.venv/bin/python -m benchmarks.bench_recalibration [--part sim|loop|real|power] [--seeds 1 2 3]``.
+Run: ``.venv/bin/python -m benchmarks.bench_recalibration [--part sim|loop|real|power|layers] [--seeds 1 2 3]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import tempfile
 import time
@@ -308,9 +317,126 @@ def service_loop(args: argparse.Namespace) -> dict[str, Any]:
             "curve": curve_at(rolling(loop["games"], "covered"), change)}
 
 
+LAYERS: dict[str, dict[str, Any]] = {  # the online rule, and the regime rule of the daily check
+    "online (quantile, step 1)": {"online": "quantile", "rule": None},
+    "online + CUSUM 5.5 (shipped)": {"online": "quantile", "rule": "cusum"},
+    "static + window (7 d, 0.05)": {"online": "static", "rule": "window"},
+    "static + CUSUM 5.5": {"online": "static", "rule": "cusum"},
+    "static": {"online": "static", "rule": None},
+}
+
+
+def serve_layers(start_scores: np.ndarray, forecast: np.ndarray, actual: np.ndarray, days: np.ndarray,
+                 spec: dict[str, Any], cfg: Any) -> tuple[np.ndarray, np.ndarray, int]:
+    """Serve the games day by day under one layer: the day's intervals from the state before it,
+    then its outcomes advance the state; at each day's end the check's own ``decide`` (window or
+    CUSUM rule) may refit a new layer (split quantile of its rows, same online rule), counted as a
+    registered version. Returns covered flags, outcomes held, and the number of recalibrations."""
+    from nbalife.forecast.conformal import AdaptiveConformal, held
+
+    rule = {"online": spec["online"], "step": 1.0}
+    layer = AdaptiveConformal(**rule).fit(start_scores)
+    state = layer.start_state()
+    rows: list[ResolvedPrediction] = []
+    covered, width, versions = np.zeros(len(actual), bool), np.zeros(len(actual)), 0
+    settings = cfg if spec["rule"] == "cusum" else dataclasses.replace(cfg, cusum_threshold=None)
+    starts = np.flatnonzero(np.r_[True, days[1:] != days[:-1]])
+    for begin, end in zip(starts, [*starts[1:], len(days)]):
+        lower, upper = layer.interval(forecast[begin:end], state)
+        day = dt.datetime.fromisoformat(str(days[begin])).replace(tzinfo=dt.timezone.utc)
+        for i in range(begin, end):
+            low, high = lower[i - begin], upper[i - begin]
+            covered[i], width[i] = low <= actual[i] <= high, held(low, high)
+            state = layer.advance(state, not covered[i], abs(actual[i] - forecast[i]))
+            rows.append(ResolvedPrediction(str(i), "A", str(versions), day, forecast[i], low, high, None, None,
+                                           actual[i], actual[i] - forecast[i], None))
+        if spec["rule"] is None:
+            continue
+        window = [r for r in rows if r.created_at > day - dt.timedelta(days=cfg.window_days)]
+        decision = conformal.decide(window, rows, settings)
+        if decision.trigger is not None:
+            residuals = np.abs(np.array([r.error for r in decision.rows]))
+            layer = AdaptiveConformal(**rule).fit(residuals)
+            state, rows, versions = layer.start_state(), [], versions + 1
+    return covered, width, versions
+
+
+def layer_rows(label: str, days: np.ndarray, covered: np.ndarray, width: np.ndarray, versions: int
+               ) -> dict[str, Any]:
+    frame = pd.DataFrame({"day": days, "covered": covered})
+    months = frame.assign(month=frame["day"].astype(str).str[:7]).groupby("month")["covered"].mean()
+    worst = rolling(frame, "covered").iloc[ROLLING_DAYS - 1:].min()
+    return {"coverage": float(covered.mean()), "months": {k: float(v) for k, v in months.items()},
+            "worst_30_days": float(worst), "held": float(width.mean()), "versions": versions}
+
+
+def simulated_residuals(seed: int, drift: bool, games: int, drift_at: float) -> tuple[np.ndarray, ...]:
+    """A season of ``games`` whole-point outcomes, 7 a day from 1 November: forecasts, outcomes,
+    days; the outcome's spread 6 points, 30% more variance after ``drift_at`` when ``drift``; and
+    2,000 calibration scores of the undrifted spread."""
+    rng = np.random.default_rng(seed)
+    forecast = rng.normal(0, 3, games)
+    spread = np.where(drift & (np.arange(games) >= int(drift_at * games)), 6 * np.sqrt(1.3), 6.0)
+    actual = np.round(forecast + rng.normal(0, 1, games) * spread)
+    first = dt.date(2023, 11, 1)
+    days = np.array([(first + dt.timedelta(days=i // 7)).isoformat() for i in range(games)])
+    centre = rng.normal(0, 3, 2000)
+    calibration = np.abs(np.round(centre + rng.normal(0, 6, 2000)) - centre)
+    return forecast, actual, days, calibration
+
+
+def layers(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``layers`` part (module docstring)."""
+    from nbalife.forecast.modelset import oof_forecasts
+    from nbalife.services.train import model_params
+
+    cfg = Settings().conformal
+    out: dict[str, Any] = {"real": {}, "simulated": {}}
+    games = pd.concat([load_games(DATA / f"nba_{s}.csv") for s in ("2020-21", "2021-22")])
+    games = games.sort_values(["game_date", "game_id"]).reset_index(drop=True)
+    oof = oof_forecasts(games, model_params(Settings()))
+    forecast = oof.context
+    days = games["game_date"].to_numpy()
+    for fold, label in ((1, "2021-22"), (0, "2020-21")):
+        here = oof.folds == fold
+        start = np.abs(oof.y[~here] - forecast[~here])
+        rows = []
+        for name, spec in LAYERS.items():
+            covered, width, versions = serve_layers(start, forecast[here], oof.y[here], days[here], spec, cfg)
+            fig = layer_rows(name, days[here], covered, width, versions)
+            out["real"].setdefault(label, {})[name] = fig
+            rows.append((name, fig["coverage"], min(fig["months"].values()), max(fig["months"].values()),
+                         fig["worst_30_days"], fig["held"], versions))
+        print_table(f"{label}, out of fold, served day by day", ["layer", "coverage", "worst month", "best month",
+                                                                 "worst 30 d", "held", "versions"], rows)
+    for drift in (False, True):
+        rows = []
+        for name, spec in LAYERS.items():
+            figures = []
+            for seed in args.seeds:
+                forecast_s, actual, sim_days, calibration = simulated_residuals(seed, drift, args.sim_games // 3,
+                                                                               args.drift_at)
+                covered, width, versions = serve_layers(calibration, forecast_s, actual, sim_days, spec, cfg)
+                figures.append(layer_rows(name, sim_days, covered, width, versions))
+            entry = {"coverage": float(np.mean([f["coverage"] for f in figures])),
+                     "worst_month": float(np.mean([min(f["months"].values()) for f in figures])),
+                     "worst_30_days": float(np.mean([f["worst_30_days"] for f in figures])),
+                     "held": float(np.mean([f["held"] for f in figures])),
+                     "versions": float(np.mean([f["versions"] for f in figures])),
+                     "seasons_with_a_version": int(sum(f["versions"] > 0 for f in figures))}
+            out["simulated"].setdefault("drift" if drift else "no drift", {})[name] = entry
+            rows.append((name, entry["coverage"], entry["worst_month"], entry["worst_30_days"], entry["held"],
+                         entry["versions"], f"{entry['seasons_with_a_version']}/{len(args.seeds)}"))
+        title = (f"Simulated seasons ({len(args.seeds)} seeds, {args.sim_games // 3} games), "
+                 + (f"spread +30% variance at {args.drift_at:.0%}" if drift else "no drift: versions are false alarms"))
+        print_table(title, ["layer", "coverage", "worst month (mean)", "worst 30 d (mean)", "held",
+                            "versions (mean)", "seasons with one"], rows)
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--part", choices=("sim", "loop", "real", "power"), default="sim")
+    parser.add_argument("--part", choices=("sim", "loop", "real", "power", "layers"), default="sim")
     parser.add_argument("--method", choices=conformal.METHODS, default="split")
     parser.add_argument("--policy", choices=tuple(POLICIES), default="cusum 5.5 (default)",
                         help="configuration of --part loop and real")
@@ -329,6 +455,8 @@ def main() -> None:
             payload["simulated"] = simulated(args)
         elif args.part == "power":
             payload["power"] = power(args)
+        elif args.part == "layers":
+            payload["layers"] = layers(args)
         elif args.part == "loop":
             payload["loop"] = service_loop(args)
         else:

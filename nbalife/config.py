@@ -62,8 +62,10 @@ class ConformalSettings:
     recency_halflife_days: float | None = field(default=None, metadata=_range(0.1, 3650, nullable=True))
     aci_gamma: float = field(default=0.005, metadata=_range(0, 0.5))
     cusum_threshold: float | None = field(default=5.5, metadata=_range(0.1, 1000, nullable=True))
-    method: str = field(default="split", metadata={"choices": ("split", "weighted", "aci")})
+    method: str = field(default="split", metadata={"choices": ("split", "weighted", "aci", "online")})
     auto_apply: bool = False
+    online: str = field(default="quantile", metadata={"choices": ("quantile", "decaying", "aci", "static")})
+    online_step: float = field(default=1.0, metadata=_range(0.01, 10))
 
 
 @dataclass(frozen=True)

@@ -74,11 +74,12 @@ def test_drift_registers_a_patch_and_apply_promotes_it(cli_db, engine, home, pro
     assert report["recalibration"]["version"] == "1.0.1" and report["recalibration"]["waiting"]
     assert sorted(registry.versions()) == [production, "1.0.1"]
 
-    result, report = check(cli_db, "--apply")
+    result, report = check(cli_db, "--apply")  # promotes the waiting 1.0.1: no duplicate
     applied = report["recalibration"]
     assert result.exit_code == 1 and "promoted" in result.stderr, result.stderr
     assert applied["applied"], applied["refused"]
-    assert registry.current_version() == applied["version"] == "1.0.2"
+    assert registry.current_version() == applied["version"] == "1.0.1"
+    assert sorted(registry.versions()) == [production, "1.0.1"]
 
     status = json.loads(cli_db("--json", "conformal", "status").stdout)
     assert status["version"] == applied["version"] and status["method"] == "split"
@@ -237,5 +238,6 @@ def test_in_a_freeze_apply_waits_once_then_applies(cli_db, engine, home, product
     assert result.exit_code == 1 and "registered by an earlier check" in result.stderr, result.output
     assert report["recalibration"]["waiting"] and report["recalibration"]["version"] == "1.0.1"
     assert sorted(registry.versions()) == [production, "1.0.1"]
-    result, report = check(cli_db, "--apply")  # out of the freeze: a fresh refit is promoted
-    assert report["recalibration"]["applied"] and registry.current_version() == "1.0.2", result.output
+    result, report = check(cli_db, "--apply")  # out of the freeze: the waiting one is promoted
+    assert report["recalibration"]["applied"] and registry.current_version() == "1.0.1", result.output
+    assert sorted(registry.versions()) == [production, "1.0.1"]

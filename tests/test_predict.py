@@ -93,6 +93,7 @@ def test_full_loop(trained: Cli, season: dict[str, Path], tmp_path: Path) -> Non
     forecasts = pd.read_csv(out)
     assert len(forecasts) == 150
     assert (forecasts["lower"] <= forecasts["forecast"]).all() and (forecasts["forecast"] <= forecasts["upper"]).all()
+    assert ((forecasts["lower"] + 0.5) % 1 == 0).all() and ((forecasts["upper"] - 0.5) % 1 == 0).all()  # lattice
 
     again = json.loads(trained("--json", "predict", "--input", str(season["patterns"])).stdout)
     assert (again["logged"], again["skipped"]) == (0, 150)
@@ -105,6 +106,8 @@ def test_full_loop(trained: Cli, season: dict[str, Path], tmp_path: Path) -> Non
     assert (synced["resolved"], synced["pending"]) == (150, 0)
     assert json.loads(trained("--json", "outcomes", "sync").stdout)["resolved"] == 0  # idempotent
     assert count_predictions(trained, resolved=True) == 150
+    online = json.loads(trained("--json", "conformal", "status").stdout)["online"]  # sync advanced the layer
+    assert (online["n"], online["stored"], online["checked"], online["differing"]) == (150, True, 150, 0)
 
     evaluation = json.loads(trained("--json", "evaluate", "--input", str(season["upcoming"])).stdout)
     scores = {s["model"]: s for s in evaluation["scores"]}
@@ -112,6 +115,10 @@ def test_full_loop(trained: Cli, season: dict[str, Path], tmp_path: Path) -> Non
     assert evaluation["context"] == {"ratings": 150}
     assert 0.85 <= scores["ensemble"]["coverage"] <= 1.0
     assert scores["ensemble"]["mae"] < 1.2 * scores["persistence"]["mae"]
+    parts = [p for p in evaluation["parts"] if p["model"] == "ensemble"]
+    assert {p["model"] for p in evaluation["parts"]} == {"ensemble", "dejavu", "lstm", "context", "persistence"}
+    assert parts[-1]["coverage"] == pytest.approx(scores["ensemble"]["coverage"])
+    assert parts[-1]["mae"] == pytest.approx(scores["ensemble"]["mae"]) and parts[-1]["winkler"] >= parts[-1]["held"]
 
 
 def test_logged_errors_are_actual_minus_forecast(trained: Cli, season: dict[str, Path]) -> None:

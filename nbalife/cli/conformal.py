@@ -45,7 +45,8 @@ def check(
         typer.echo(f"too few resolved predictions to judge: {result.n} < conformal.min_samples "
                    f"{result.min_samples}", err=True)
     if result.drift and fixed is not None:
-        action = ("promoted" if fixed.applied
+        action = ("registered by an earlier check, promoted now" if fixed.applied and fixed.waiting
+                  else "promoted" if fixed.applied
                   else f"registered by an earlier check, not promoted: {fixed.refused}" if fixed.waiting and fixed.refused
                   else f"registered, not promoted: {fixed.refused}" if fixed.refused
                   else "registered by an earlier check, still waiting (promote it with `nbalife registry "
@@ -70,4 +71,21 @@ def status(ctx: typer.Context) -> None:
         "alpha": result.alpha, "alpha_t": result.alpha_t, "method": result.method,
         "set at": result.set_at, "set by": result.set_by, "resolved since": result.n_since,
         "coverage since": result.coverage_since, "mean width since": result.width_since,
+        **_online_rows(result.online),
     }))
+
+
+def _online_rows(online) -> dict:  # noqa: ANN001 - an OnlineStatus or None
+    """The online layer's state, bound and path as lines of the status table."""
+    if online is None:
+        return {}
+    rule = (f"{online.online} (step {online.step:g} points)" if online.online in ("quantile", "decaying")
+            else f"aci (gamma {online.gamma:g})" if online.online == "aci" else "static")
+    bound = "-" if online.bound is None else f"|miss rate - {online.alpha:g}| <= {online.bound:.4f}"
+    recent = ", ".join(f"{p.day} {p.radius:.2f}" for p in online.path[-7:]) or "-"
+    return {"online rule": rule, "layer": online.layer[:12], "start radius": online.start,
+            "radius now": online.radius, "outcomes served": online.n, "misses": online.misses,
+            "miss rate": online.miss_rate, "long-run bound": bound,
+            "stored state = log": online.stored,
+            "intervals re-checked": f"{online.checked} from the log, {online.differing} differ",
+            "path (day radius)": recent}

@@ -29,4 +29,20 @@ def evaluate(
     context = ", ".join(f"{n} {label}" for label, n in sorted(result.context.items()))
     show(rt.json, result,
          score_table(f"{result.games} games of {input_file}, model set {result.version} (context: {context})",
-                     result.scores))
+                     result.scores),
+         part_table("Per part and season (intervals on the lattice: the layer's radius around each part)",
+                    result.parts))
+
+
+def part_table(title: str, parts: list):  # noqa: ANN201 - a rich Table
+    """One row per season and part: MAE, gain over persistence ± SE, lattice coverage, outcomes
+    held, Winkler score."""
+    from nbalife.cli.render import table
+
+    def num(value: float | None, digits: int = 3) -> str:
+        return "-" if value is None else f"{value:.{digits}f}"
+
+    rows = [(p.group, p.model, p.n, num(p.mae), "-" if p.gain is None else f"{p.gain:+.3f} ± {num(p.gain_se)}",
+             num(p.coverage), num(p.held, 2), num(p.winkler, 2)) for p in parts]
+    return table(title, ["season", "part", "games", "MAE", "gain over persistence", "coverage", "held", "Winkler"],
+                 rows)

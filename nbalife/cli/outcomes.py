@@ -20,7 +20,9 @@ def sync(
 ) -> None:
     """Fill actual and error for every prediction whose game has a halftime result (idempotent)."""
     from nbalife.services.outcomes import sync as run
+    from nbalife.services.registry import open_registry
 
     rt = runtime(ctx)
-    result = run(rt.engine, now=rt.now(), game_ids=game_id or None)
+    result = run(rt.engine, now=rt.now(), game_ids=game_id or None,
+                 registry=open_registry(rt.home, rt.engine, rt.settings))
     show(rt.json, result, key_values("Outcomes", {"resolved": result.resolved, "pending games": result.pending}))

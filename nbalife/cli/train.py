@@ -10,6 +10,7 @@ import typer
 
 from nbalife.cli.options import parse_date
 from nbalife.cli.progress import epoch_bar
+from nbalife.cli.evaluate import part_table
 from nbalife.cli.render import key_values, score_table, show, table
 from nbalife.cli.runtime import runtime
 from nbalife.files import check_output_path
@@ -56,7 +57,9 @@ def train(
         result,
         table("Splits (time-ordered)", ["split", "games", "first", "last"],
               [(s.name, s.games, s.first_date, s.last_date) for s in result.splits]),
-        score_table("Held-out scores (calibration split)", result.scores),
+        score_table("Out-of-fold scores (each season forecast by parts fitted without it)", result.scores),
+        part_table("Per part and season, out of fold (intervals leave one season out, on the lattice)",
+                   result.parts),
         key_values("Model set", {"version": result.version, "promoted": result.promoted,
                                  "saved to": result.saved_to, "seconds": round(result.seconds, 1)}),
     )

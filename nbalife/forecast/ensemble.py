@@ -28,6 +28,13 @@ and -0.003 ± 0.019 (validation moved the weights there to the context alone: +0
 The per-source prior agrees with the context blend weights chosen on training games in
 benchmarks/bench_context.py (0.45-0.5 on 2020-22).
 
+The model set fits the weights on out-of-fold forecasts over whole seasons instead
+(``reference="best"``, see ``nbalife.forecast.modelset``): every training game forecast by
+components fitted without its season, thousands of games rather than a few hundred. There the
+reference the grid minimum must beat by ``move_se`` standard errors is the best single
+component (a vertex of the simplex), not the prior, so the ensemble is never worse than its best
+part on those forecasts, and a component that adds nothing gets weight 0.
+
 Without the context forecasts (``predict(..., context=None)``, e.g. a game whose matchup is not
 given) the context weight is shared among the other two in proportion to their weights (equal
 shares if both are 0): the pattern-only fallback.
@@ -51,6 +58,7 @@ _CHUNK = 256  # grid points scored at a time (bounds memory on big validation se
 # The weights validation must beat to move: equal shares per source of information (the
 # pattern, read by Dejavu and the LSTM; the pre-game context).
 PRIOR = {2: np.array([0.5, 0.5]), 3: np.array([0.25, 0.25, 0.5])}
+REFERENCES = ("prior", "best")  # what the grid minimum must beat: the prior, or the best part
 
 
 def simplex_grid(m: int, step: float) -> np.ndarray:
@@ -67,12 +75,13 @@ class Ensemble:
     """Weights per component: ``weights_ = {"dejavu": w1, "lstm": w2[, "context": w3]}``;
     ``move_se``: the validation gain, in standard errors, needed to leave the prior."""
 
-    def __init__(self, step: float = 0.01, move_se: float = 2.0) -> None:
+    def __init__(self, step: float = 0.01, move_se: float = 2.0, reference: str = "prior") -> None:
         self.step = step
         self.move_se = move_se
+        self.reference = reference
 
     def get_params(self) -> dict[str, Any]:
-        return {"step": self.step, "move_se": self.move_se}
+        return {"step": self.step, "move_se": self.move_se, "reference": self.reference}
 
     def _check_params(self) -> None:
         step, move_se = self.step, self.move_se
@@ -81,6 +90,9 @@ class Ensemble:
         if isinstance(move_se, bool) or not isinstance(move_se, (int, float)) \
                 or not 0 <= move_se <= 10:
             raise BadInput(f"Ensemble: move_se={move_se!r} must be a number in [0, 10]")
+        if self.reference not in REFERENCES:
+            raise BadInput(f"Ensemble: reference={self.reference!r}: expected one of "
+                           f"{', '.join(REFERENCES)}")
 
     def fit(self, y: object, dejavu: object, lstm: object, context: object = None) -> Ensemble:
         """Choose the weights minimising the MAE of ``y`` (halftime differentials) on validation."""
@@ -97,7 +109,11 @@ class Ensemble:
         maes = np.concatenate([np.abs(target - grid[i:i + _CHUNK] @ forecasts).mean(axis=1)
                                for i in range(0, len(grid), _CHUNK)])
         best = grid[int(np.argmin(maes))]
-        equal = PRIOR[len(names)]
+        if self.reference == "best":
+            part = np.abs(target[None, :] - forecasts).mean(axis=1)
+            equal = np.eye(len(names))[int(np.argmin(part))]
+        else:
+            equal = PRIOR[len(names)]
         gain = np.abs(target - equal @ forecasts) - np.abs(target - best @ forecasts)
         standard_error = gain.std() / np.sqrt(len(gain)) if len(gain) > 1 else np.inf
         gate = max(self.move_se * standard_error, 1e-9)  # float ties keep the prior

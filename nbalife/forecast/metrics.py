@@ -1,5 +1,6 @@
 """Forecast metrics: point errors (MAE from absolute errors), interval coverage, the score of
-every forecaster of a model set, and the cross-conformal estimate of coverage."""
+every forecaster of a model set, per-part figures per season with the Winkler interval score,
+and the ensemble's comparison with its best part."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.forecast.conformal import SplitConformal
+from nbalife.forecast.conformal import held
 from nbalife.forecast.patterns import check_values
 
 if TYPE_CHECKING:
@@ -103,20 +104,6 @@ def score_forecasts(actual: np.ndarray, d18: np.ndarray, result: Forecasts,
     return scores
 
 
-def cross_conformal_coverage(residuals: np.ndarray, forecasts: np.ndarray, actual: np.ndarray,
-                             alpha: float) -> tuple[float, float]:
-    """Honest interval coverage and mean width on games that also calibrate the interval:
-    2-fold cross-conformal, each half calibrating a split-conformal interval for the other."""
-    halves = np.array_split(np.arange(len(actual)), 2)
-    covered, widths = [], []
-    for test, calib in ((halves[0], halves[1]), (halves[1], halves[0])):
-        layer = SplitConformal(alpha=alpha).fit(residuals[calib])
-        lower, upper = layer.interval(forecasts[test])
-        covered.append((actual[test] >= lower) & (actual[test] <= upper))
-        widths.append(upper - lower)
-    return float(np.concatenate(covered).mean()), float(np.concatenate(widths).mean())
-
-
 def versus_persistence(score: ModelScore) -> str:
     """``"beats persistence by 0.071 ± 0.021"`` (or ``"trails ... by"``); "-" for persistence."""
     if score.vs_persistence is None or score.model == "persistence":
@@ -124,3 +111,78 @@ def versus_persistence(score: ModelScore) -> str:
     se = "?" if score.vs_persistence_se is None else f"{score.vs_persistence_se:.3f}"
     verb = "beats" if score.vs_persistence < 0 else "trails"
     return f"{verb} persistence by {abs(score.vs_persistence):.3f} ± {se}"
+
+
+def winkler(y: object, lower: object, upper: object, alpha: float) -> np.ndarray:
+    """The Winkler interval score of each outcome (lower is better): the interval's width plus
+    ``2 / alpha`` times how far the outcome fell outside it. On the lattice the width is the
+    number of whole-point outcomes held (``upper - lower`` with half-point ends)."""
+    actual = np.asarray(y, dtype=np.float64)
+    low, high = np.asarray(lower, dtype=np.float64), np.asarray(upper, dtype=np.float64)
+    return (high - low) + (2.0 / alpha) * (np.maximum(low - actual, 0.0) + np.maximum(actual - high, 0.0))
+
+
+def paired(a: np.ndarray, b: np.ndarray) -> tuple[float, float | None]:
+    """Mean of ``a - b`` and its standard error (None with fewer than two pairs)."""
+    diff = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else None
+    return float(diff.mean()), se
+
+
+@dataclass(frozen=True)
+class PartFigure:
+    """One forecaster on one group of games (a season, or ``all``): MAE, the paired gain over
+    persistence (positive: better) ± SE, and its interval on the lattice: coverage, whole-point
+    outcomes held, mean Winkler score."""
+
+    group: str
+    model: str
+    n: int
+    mae: float
+    gain: float | None
+    gain_se: float | None
+    coverage: float | None
+    held: float | None
+    winkler: float | None
+
+
+def part_figures(y: object, d18: object, forecasts: dict[str, np.ndarray],
+                 intervals: dict[str, tuple[np.ndarray, np.ndarray]], groups: object,
+                 alpha: float) -> list[PartFigure]:
+    """``PartFigure`` rows for every forecaster (``forecasts``, persistence ``d18`` added) per
+    group and, when there are several groups, over all the games."""
+    actual = check_values("actual values", y, np.size(y))
+    base = np.abs(actual - check_values("persistence forecasts", d18, len(actual)))
+    labels = np.asarray(groups).astype(str)
+    names = sorted(set(labels.tolist()))
+    rows = []
+    for group in [*names, *(["all"] if len(names) > 1 else [])]:
+        mask = np.ones(len(actual), bool) if group == "all" else labels == group
+        for model, forecast in {**forecasts, "persistence": np.asarray(d18, dtype=np.float64)}.items():
+            errors = np.abs(actual[mask] - np.asarray(forecast)[mask])
+            gain, se = (None, None) if model == "persistence" else paired(base[mask], errors)
+            coverage = width = score = None
+            if model in intervals:
+                low, high = (np.asarray(v)[mask] for v in intervals[model])
+                coverage = float(((low <= actual[mask]) & (actual[mask] <= high)).mean())
+                width = float(held(low, high).mean())
+                score = float(winkler(actual[mask], low, high, alpha).mean())
+            rows.append(PartFigure(group, model, int(mask.sum()), float(errors.mean()), gain, se,
+                                   coverage, width, score))
+    return rows
+
+
+def worse_than_best_part(y: object, forecasts: dict[str, np.ndarray], max_se: float
+                         ) -> tuple[str, float, float] | None:
+    """``(best part, excess MAE, its SE)`` when the ``ensemble`` forecast's MAE exceeds the best
+    single part's by more than ``max_se`` paired standard errors; else None."""
+    actual = check_values("actual values", y, np.size(y))
+    mine = np.abs(actual - forecasts["ensemble"])
+    parts = {name: np.abs(actual - f) for name, f in forecasts.items() if name != "ensemble"}
+    if not parts or len(actual) < 2:
+        return None
+    best = min(parts, key=lambda name: parts[name].mean())
+    excess, se = paired(mine, parts[best])
+    if se is not None and excess > max_se * se and excess > 0:
+        return best, excess, se
+    return None

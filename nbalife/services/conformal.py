@@ -1,4 +1,15 @@
-"""``conformal check`` and ``conformal status``: production's interval coverage and its recalibration.
+"""``conformal check`` and ``conformal status``: production's interval coverage and its recalibration,
+and the online layer's state.
+
+The online layer (``nbalife.forecast.conformal``): every ``conformal.json`` is a layer, identified
+by its content (``AdaptiveConformal.layer_id_``) and shared by the versions that keep the file
+(a Dejavu update or an LSTM retrain continues production's layer and its state). Its state is a
+pure function of the layer and the resolved predictions it served (arms A and B, every row
+served, in the order (resolved_at, created_at, id)): ``advance_online`` (run by ``outcomes
+sync``) recomputes it from the log for every layer with new outcomes and writes it to the
+``conformal_state`` table, and ``forecasting.serving_state`` (run by ``predict``) reads that one row. So every
+interval served can be recomputed from the log (``recheck_served``): the state folded over the
+outcomes resolved by its creation time, on the outcome lattice.
 
 The window is the latest resolved prediction per game (``latest_resolved``) of the serving arm
 ``A`` by the versions that serve production's conformal layer (``layer_versions``: production and
@@ -34,7 +45,7 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine
 
@@ -42,12 +53,19 @@ from nbalife.config import ConformalSettings, Settings
 from nbalife.errors import BadInput
 from nbalife.registry import ChangeKind, Production, Registry, Status, VersionInfo
 from nbalife.services.derived import register_derived, run_on_production
+from nbalife.services.forecasting import stored_state
 from nbalife.services.registry import active_freeze, promote, waiting_for_freeze
+from nbalife.store.conformal_state import ServedRow, StateRow, read_state, served_rows, served_versions, write_state
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import ResolvedPrediction, latest_resolved
 from nbalife.window import window_length
 
-METHODS = ("split", "weighted", "aci")
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+    from nbalife.forecast.conformal import AdaptiveConformal, OnlineState
+
+METHODS = ("split", "weighted", "aci", "online")
 SERVING_ARM = "A"
 EVENT_KIND = "conformal_check"
 LOCK = "conformal"
@@ -110,6 +128,7 @@ class StatusResult:
     n_since: int
     coverage_since: float | None
     width_since: float | None
+    online: OnlineStatus | None = None
 
 
 def layer_versions(registry: Registry, production: Production) -> tuple[str, ...]:
@@ -213,9 +232,11 @@ def _check(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
     if decision.trigger is None:
         return result if len(rows) >= cfg.min_samples else dataclasses.replace(result, outcome="too_few")
     frozen = active_freeze(settings, now) if apply else None
-    waiting = None if apply and not frozen else _waiting_recalibration(registry, production)
+    waiting = _waiting_recalibration(registry, production)
     if waiting is not None and frozen:
         waiting = dataclasses.replace(waiting, refused=f"promotion waits for the live-game freeze {frozen!r}")
+    elif waiting is not None and apply:  # its base is still production: promote it, mint no other
+        waiting = _promote_waiting(engine, registry, settings, waiting, now=now)
     recalibration = waiting or _recalibrate(engine, registry, settings, production, decision.rows, result,
                                             now=now, apply=apply)
     return dataclasses.replace(result, outcome="drift", recalibration=recalibration)
@@ -237,27 +258,48 @@ def _waiting_recalibration(registry: Registry, production: Production) -> Recali
     return None
 
 
+def _promote_waiting(engine: Engine, registry: Registry, settings: Settings, waiting: Recalibration, *,
+                     now: dt.datetime) -> Recalibration:
+    """Promote the recalibration an earlier check registered (its parent is production)."""
+    promotion = promote(registry, engine, settings, waiting.version, now=now,
+                        reason=f"conformal check --apply: the recalibration {waiting.version} waiting since "
+                               "an earlier check")
+    refused = promotion.failure or waiting_for_freeze(promotion)
+    return dataclasses.replace(waiting, applied=refused is None, refused=refused)
+
+
 def refit_layer(production_dir: Path, rows: list[ResolvedPrediction], settings: Settings, method: str,
-                now: dt.datetime) -> Any:
-    """The conformal layer ``method`` makes from the rows' residuals (an AdaptiveConformal); ``aci``
-    continues the layer saved in ``production_dir``."""
+                now: dt.datetime, radius: float | None = None) -> Any:
+    """The conformal layer ``method`` makes from the rows' residuals (an AdaptiveConformal with
+    the configured online rule); ``aci`` continues the layer saved in ``production_dir`` by its
+    level; ``online`` keeps that layer's scores and rule and starts it from ``radius``, the radius
+    production's online state serves now (a re-versioned layer starts where it stands)."""
     import numpy as np
 
     from nbalife.forecast.conformal import AdaptiveConformal
 
     cfg = settings.conformal
+    labels = [f"{r.game_id} (prediction of version {r.version}, arm {r.arm}, {r.created_at:%Y-%m-%d %H:%M})"
+              for r in rows]
     residuals = np.abs(np.array([r.error for r in rows], dtype=np.float64))
     if method == "aci":
         layer = AdaptiveConformal.load(production_dir)
         for residual in residuals:  # in time order: each step sees the interval at alpha_t
             layer.update(np.array([residual <= layer.quantile_]))
         return layer
+    if method == "online":
+        base = AdaptiveConformal.load(production_dir)
+        start = base.quantile_ if radius is None else radius
+        weights = base.split_.weights_  # kept: the ages that give them back
+        ages = None if weights is None else -float(base.halflife) * np.log2(np.maximum(weights, 1e-300))
+        return AdaptiveConformal(**{**base.get_params(), "start": float(start)}).fit(base.split_.scores_, ages)
     alpha = 1.0 - cfg.target_coverage
+    rule = {"online": cfg.online, "step": cfg.online_step}
     if method == "split":
-        return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma).fit(residuals)
+        return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma, **rule).fit(residuals, labels=labels)
     ages = np.array([(now - r.created_at).total_seconds() / 86400.0 for r in rows])
-    return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma,
-                             halflife=cfg.recency_halflife_days).fit(residuals, np.maximum(ages, 0.0))
+    return AdaptiveConformal(alpha=alpha, gamma=cfg.aci_gamma, halflife=cfg.recency_halflife_days,
+                             **rule).fit(residuals, np.maximum(ages, 0.0), labels=labels)
 
 
 def _recalibrate(engine: Engine, registry: Registry, settings: Settings, production: Production,
@@ -268,8 +310,11 @@ def _recalibrate(engine: Engine, registry: Registry, settings: Settings, product
 
     from nbalife.forecast.conformal import AdaptiveConformal
 
-    old = AdaptiveConformal.load(production.path).quantile_
-    layer = refit_layer(production.path, rows, settings, result.method, now)
+    current = AdaptiveConformal.load(production.path)
+    with reachable(engine), engine.connect() as conn:
+        state = stored_state(conn, current)
+    old = current.radius(state)  # the radius production's online state serves now
+    layer = refit_layer(production.path, rows, settings, result.method, now, radius=old)
     residuals = np.abs(np.array([r.error for r in rows]))
     after = float((residuals <= layer.quantile_).mean())
     record = {
@@ -318,6 +363,126 @@ def status(engine: Engine, registry: Registry, *, now: dt.datetime) -> StatusRes
         set_at, set_by = origin.created_at, f"registration of {origin.version}"
     with reachable(engine), engine.connect() as conn:
         rows = latest_resolved(conn, since=set_at, until=now, version=versions, arm=SERVING_ARM)
+        online = online_status(conn, registry, production.version)
     coverage, width = _coverage(rows)
     return StatusResult(production.version, layer.quantile_, layer.alpha, layer.alpha_t_, method,
-                        set_at, set_by, len(rows), coverage, width)
+                        set_at, set_by, len(rows), coverage, width, online)
+
+
+# ---------------------------------------------------------------------------------------------
+# The online layer's state
+
+
+@dataclass(frozen=True)
+class PathPoint:
+    """The layer after the outcomes resolved on one day: radius, outcomes and misses so far."""
+
+    day: str
+    radius: float
+    n: int
+    misses: int
+
+
+@dataclass(frozen=True)
+class OnlineStatus:
+    """A layer's online rule, its state, the long-run bound, its path and the log re-check."""
+
+    layer: str
+    online: str
+    step: float
+    gamma: float
+    alpha: float
+    start: float
+    radius: float
+    n: int
+    misses: int
+    miss_rate: float | None
+    bound: float | None
+    stored: bool  # the conformal_state row exists and equals the state recomputed from the log
+    path: list[PathPoint]
+    checked: int  # served intervals recomputed from the log
+    differing: int  # of those, how many differ from what was served
+
+
+def _layers(registry: Registry, versions: list[str]) -> dict[str, tuple[AdaptiveConformal, list[str]]]:
+    """The layers of ``versions`` (those still registered): id -> (layer, its versions)."""
+    from nbalife.forecast.conformal import AdaptiveConformal
+
+    registered = set(registry.versions())
+    found: dict[str, tuple[AdaptiveConformal, list[str]]] = {}
+    for version in sorted(set(versions) & registered):
+        layer = AdaptiveConformal.load(registry.path_of(version))
+        found.setdefault(layer.layer_id_, (layer, []))[1].append(version)
+    return found
+
+
+def fold(layer: AdaptiveConformal, rows: list[ServedRow],
+         path: list[PathPoint] | None = None) -> OnlineState:
+    """The layer's state after ``rows`` (resolved, in order), from its start: each outcome a miss
+    when it fell outside the interval served. ``path`` collects the state after each day."""
+    state = layer.start_state()
+    for row in rows:
+        missed = not row.lower <= row.actual <= row.upper
+        state = layer.advance(state, missed, abs(row.actual - row.forecast))
+        if path is not None:
+            point = PathPoint(row.resolved_at.date().isoformat(), layer.radius(state), state.n, state.misses)
+            if path and path[-1].day == point.day:
+                path[-1] = point
+            else:
+                path.append(point)
+    return state
+
+
+def advance_online(conn: Connection, registry: Registry, *, now: dt.datetime) -> list[str]:
+    """Recompute from the log, and store, the state of every layer whose served outcomes are not
+    all counted in its stored row; returns the layers written. Run inside the caller's
+    transaction (``outcomes sync``)."""
+    counts = served_versions(conn)
+    written = []
+    for layer_id, (layer, versions) in _layers(registry, list(counts)).items():
+        stored = read_state(conn, layer_id)
+        if stored is not None and stored.n == sum(counts[v] for v in versions):
+            continue
+        rows = served_rows(conn, tuple(versions))
+        state = fold(layer, rows)
+        write_state(conn, StateRow(layer_id, versions[0], layer.radius(state), state.n, state.misses,
+                                   state.to_dict(), rows[-1].resolved_at if rows else None, now))
+        written.append(layer_id)
+    return written
+
+
+def recheck_served(layer: AdaptiveConformal, resolved: list[ServedRow], served: list[ServedRow]) -> int:
+    """How many of the ``served`` intervals differ from the interval the layer's state gives,
+    folded over the ``resolved`` outcomes whose resolved_at is not after each one's creation."""
+    import numpy as np
+
+    differing, state, taken = 0, layer.start_state(), 0
+    for row in served:
+        while taken < len(resolved) and resolved[taken].resolved_at <= row.created_at:
+            done = resolved[taken]
+            state = layer.advance(state, not done.lower <= done.actual <= done.upper,
+                                  abs(done.actual - done.forecast))
+            taken += 1
+        lower, upper = layer.interval(np.array([row.forecast]), state if state.n else None)
+        if not (np.isclose(lower[0], row.lower) and np.isclose(upper[0], row.upper)):
+            differing += 1
+    return differing
+
+
+def online_status(conn: Connection, registry: Registry, version: str) -> OnlineStatus:
+    """The online state of ``version``'s layer: recomputed from the log, compared with its stored
+    row, with its path by day, the bound, and every served interval re-checked."""
+    from nbalife.forecast.conformal import AdaptiveConformal
+
+    layer = AdaptiveConformal.load(registry.path_of(version))
+    members = _layers(registry, [*served_versions(conn), version]).get(layer.layer_id_, (layer, [version]))[1]
+    resolved = served_rows(conn, tuple(members))
+    path: list[PathPoint] = []
+    state = fold(layer, resolved, path)
+    stored = read_state(conn, layer.layer_id_)
+    same = stored is not None and stored.state == state.to_dict() if state.n else stored is None or stored.n == 0
+    served = served_rows(conn, tuple(members), resolved=False)
+    return OnlineStatus(layer.layer_id_, layer.online, float(layer.step), float(layer.gamma), float(layer.alpha),
+                        float(layer.quantile_), layer.radius(state), state.n, state.misses,
+                        state.misses / state.n if state.n else None, layer.bound(state), same, path,
+                        len(served), recheck_served(layer, resolved, served))

@@ -3,7 +3,7 @@ game forecast with its context as of its date (the store's results plus the file
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
-    from nbalife.forecast.metrics import ModelScore
+    from nbalife.forecast.metrics import ModelScore, PartFigure
     from nbalife.forecast.modelset import ModelSet
     from nbalife.services.model_loading import LoadedModelSet
 
@@ -30,6 +30,7 @@ class EvaluationResult:
     games: int
     scores: list[ModelScore]
     context: dict[str, int]
+    parts: list[PartFigure] = field(default_factory=list)  # per part and season, on the lattice
 
 
 def evaluate(path: Path, loaded: LoadedModelSet, engine: Engine | None = None) -> EvaluationResult:
@@ -46,7 +47,27 @@ def evaluate(path: Path, loaded: LoadedModelSet, engine: Engine | None = None) -
     matchups = with_store(engine, frame) if engine is not None else Matchups(frame, frame)
     context = game_context(loaded.models, matchups, len(frame))
     scores = score_games(frame, loaded.models, oracle, edge=context.edge)
-    return EvaluationResult(Path(path), loaded.version, len(frame), scores, dict(Counter(context.labels)))
+    return EvaluationResult(Path(path), loaded.version, len(frame), scores, dict(Counter(context.labels)),
+                            part_scores(frame, loaded.models, context.edge))
+
+
+def part_scores(frame: pd.DataFrame, models: ModelSet, edge: np.ndarray | None) -> list[PartFigure]:
+    """Per season of ``frame`` (and over all), every part's MAE, paired gain over persistence,
+    and its interval on the lattice (the layer's starting radius around each part's forecast):
+    coverage, whole-point outcomes held, Winkler score."""
+    import numpy as np
+
+    from nbalife.forecast.conformal import lattice_interval
+    from nbalife.forecast.metrics import part_figures
+
+    patterns = frame[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
+    result = models.predict(patterns, edge)
+    forecasts = {"ensemble": result.forecast, "dejavu": result.dejavu, "lstm": result.lstm,
+                 **({"context": result.context} if result.context is not None else {})}
+    radius = models.conformal.radius()
+    intervals = {name: lattice_interval(f, radius) for name, f in forecasts.items()}
+    return part_figures(frame["d24"].to_numpy(dtype=float), patterns[:, -1].astype(float), forecasts,
+                        intervals, frame["season"].astype(str).to_numpy(), models.conformal.alpha)
 
 
 def score_games(frame: pd.DataFrame, models: ModelSet, oracle: np.ndarray | None = None,

@@ -13,13 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from nbalife.abtest.routing import assign_arm
 from nbalife.errors import BadInput, quoted
 from nbalife.services.matchups import GameContext, Matchups, game_context
 from nbalife.services.model_loading import LoadedModelSet, load_model_set
 from nbalife.store import abtests
+from nbalife.store.conformal_state import read_state
 from nbalife.store.engine import reachable
 from nbalife.store.predictions import Prediction, already_logged, log_predictions
 from nbalife.vocab import ARMS
@@ -27,6 +28,7 @@ from nbalife.vocab import ARMS
 if TYPE_CHECKING:
     import numpy as np
 
+    from nbalife.forecast.conformal import AdaptiveConformal, OnlineState
     from nbalife.forecast.dejavu import Analog
     from nbalife.forecast.modelset import Forecasts, ModelSet
     from nbalife.registry import Registry
@@ -79,13 +81,30 @@ class PredictResult:
         return counts
 
 
-def forecast_games(models: ModelSet, patterns: np.ndarray, matchups: Matchups | None
-                   ) -> tuple[Forecasts, GameContext]:
+def forecast_games(models: ModelSet, patterns: np.ndarray, matchups: Matchups | None,
+                   state: OnlineState | None = None) -> tuple[Forecasts, GameContext]:
     """``models``' forecasts of ``patterns`` (d0..d18 per row) with each game's pre-game context
     from ``matchups`` (the games in the same order, and the finished results before them; None:
-    pattern-only), and the context each game had."""
+    pattern-only), and the context each game had; intervals from the conformal layer's online
+    ``state`` (None: its starting state)."""
     context = game_context(models, matchups, len(patterns))
-    return models.predict(patterns, context.edge), context
+    return models.predict(patterns, context.edge, state), context
+
+
+def serving_state(conn: Connection, models: ModelSet) -> OnlineState | None:
+    """The stored online state of the model set's conformal layer (one row), None before its
+    first outcome; a corrupt row is BadInput naming the layer."""
+    return stored_state(conn, models.conformal)
+
+
+def stored_state(conn: Connection, layer: AdaptiveConformal) -> OnlineState | None:
+    """The stored online state of ``layer`` (one row), None when there is none."""
+    from nbalife.forecast.conformal import OnlineState
+
+    stored = read_state(conn, layer.layer_id_)
+    if stored is None:
+        return None
+    return OnlineState.from_dict(stored.state, f"conformal_state row of layer {stored.layer[:12]}")
 
 
 def forecast(
@@ -106,7 +125,9 @@ def forecast(
         raise BadInput(f"arm {quoted(arm)} is not one of {', '.join(ARMS)}")
     if len(set(game_ids)) != len(game_ids):
         raise BadInput("the same game_id appears more than once in the input")
-    result, context = forecast_games(loaded.models, patterns, matchups)
+    with reachable(engine), engine.connect() as conn:  # the conformal layer's online state: one row
+        state = serving_state(conn, loaded.models)
+    result, context = forecast_games(loaded.models, patterns, matchups, state)
     strength = [None] * len(game_ids) if result.context is None else [float(v) for v in result.context]
 
     def rows(skip: set[str]) -> list[ForecastRow]:

@@ -60,7 +60,7 @@ def judge(
     except BadInput as exc:
         return _held_out(gate, info, production, f"production cannot be loaded ({exc})")
     mine, theirs = _score(engine, candidate, games), _score(engine, champion, games)
-    reasons = tuple(gate.failures(mine, theirs))
+    reasons = tuple(gate.failures(mine, theirs)) + ensemble_against_its_parts(engine, candidate, games)
     return GateResult(
         info.version, production.version, not reasons, reasons, RECENT,
         f"both scored on the {len(games)} most recent games after {cutoff}", len(games),
@@ -127,3 +127,30 @@ def _score(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> dict[
     ensemble = next(s for s in scores if s.model == "ensemble")
     return {"mae": ensemble.mae, "coverage": ensemble.coverage,
             "vs_persistence": ensemble.vs_persistence, "vs_persistence_se": ensemble.vs_persistence_se}
+
+
+# The ensemble against its own parts: a candidate whose ensemble is worse than its best single
+# component on the gate's games by more than ENSEMBLE_MAX_SE paired standard errors is refused.
+ENSEMBLE_MAX_SE = 2.0
+
+
+def ensemble_against_its_parts(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> tuple[str, ...]:
+    """The refusal line when the ensemble of ``loaded`` is worse than its best component on
+    ``games`` (forecast as production serves them, ``services.forecasting``), else nothing."""
+    import numpy as np
+
+    from nbalife.forecast.metrics import worse_than_best_part
+    from nbalife.interchange import PATTERN_COLUMNS
+    from nbalife.services.forecasting import forecast_games
+    from nbalife.services.matchups import with_store
+
+    patterns = games[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
+    result, _ = forecast_games(loaded.models, patterns, with_store(engine, games, loaded.models))
+    parts = {"ensemble": result.forecast, "dejavu": result.dejavu, "lstm": result.lstm,
+             **({"context": result.context} if result.context is not None else {})}
+    found = worse_than_best_part(games["d24"].to_numpy(dtype=float), parts, ENSEMBLE_MAX_SE)
+    if found is None:
+        return ()
+    best, excess, se = found
+    return (f"the ensemble's mae is worse than its own best component ({best}) by {excess:.3f} ± "
+            f"{se:.3f}, more than {ENSEMBLE_MAX_SE:g} standard errors",)

@@ -178,7 +178,7 @@ def play_day(season: Season, day: dt.date) -> None:
         predicted, done = local_at(day, PREDICT_AT, zone), local_at(day, RESULTS_AT, zone)
         s.served.append(s.timed("predict", lambda: _predict(s, todays, predicted)))
         s.timed("ingest", lambda: _store_results(s.engine, todays, done))
-        s.timed("outcomes", lambda: outcomes.sync(s.engine, now=done))
+        s.timed("outcomes", lambda: outcomes.sync(s.engine, now=done, registry=s.registry))
     metrics_at = local_at(day, METRICS_AT, zone)
     s.timed("metrics-check", lambda: _metrics(s, metrics_at))
 

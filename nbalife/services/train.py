@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from nbalife.config import Settings
 from nbalife.errors import BadInput, CheckFailed
-from nbalife.interchange import PATTERN_COLUMNS
 from nbalife.registry import ChangeKind, Registry
 
 if TYPE_CHECKING:
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from nbalife.forecast.lstm import EpochProgress
-    from nbalife.forecast.metrics import ModelScore
+    from nbalife.forecast.metrics import ModelScore, PartFigure
     from nbalife.forecast.modelset import ModelSetParams
 
 MIN_SPLIT = 20
@@ -47,6 +46,7 @@ class TrainResult:
     version: str | None = None
     promoted: bool = False
     saved_to: Path | None = None
+    parts: list[PartFigure] = dataclasses.field(default_factory=list)  # per part and season
 
 
 def model_params(settings: Settings) -> ModelSetParams:
@@ -60,7 +60,8 @@ def model_params(settings: Settings) -> ModelSetParams:
         lstm_batch_size=lstm.batch_size, lstm_learning_rate=lstm.learning_rate, lstm_patience=lstm.patience,
         lstm_seed=lstm.seed, lstm_device=lstm.device, lstm_tol=lstm.tol, alpha=1 - settings.conformal.target_coverage,
         conformal_halflife=settings.conformal.recency_halflife_days,
-        aci_gamma=settings.conformal.aci_gamma,
+        aci_gamma=settings.conformal.aci_gamma, online=settings.conformal.online,
+        online_step=settings.conformal.online_step,
     )
 
 
@@ -101,14 +102,13 @@ def train(
     calibration game's context as of its date); optionally register (a
     new major version: every part is refitted) and promote through the gate (needs ``engine``).
 
-    Scores are on the calibration split, which no point model saw (the conformal layer
-    calibrates on it, so interval coverage there is estimated by 2-fold cross-conformal).
+    Scores are on the out-of-fold forecasts of every game (``ModelSet.fit_out_of_fold``), per
+    part and per season (``parts``), with leave-one-season-out intervals on the outcome lattice.
     """
     import numpy as np
-    import pandas as pd
 
-    from nbalife.forecast.metrics import cross_conformal_coverage, score_forecasts
-    from nbalife.forecast.modelset import ModelSet
+    from nbalife.forecast.metrics import part_figures, score_forecasts
+    from nbalife.forecast.modelset import Forecasts, ModelSet
 
     if out is not None and Path(out).exists() and not Path(out).is_dir():
         raise BadInput(f"--out {out}: exists and is not a folder")
@@ -116,24 +116,28 @@ def train(
     params = model_params(settings)
     train_df, val_df, cal_df = time_splits(games, settings.training.validation_fraction,
                                            settings.training.calibration_fraction, alpha=params.alpha)
-    models = ModelSet.fit(train_df, val_df, cal_df, params, progress=progress)
+    models, oof = ModelSet.fit_out_of_fold(train_df, val_df, cal_df, params, progress=progress)
 
-    patterns = cal_df[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
-    actual = cal_df["d24"].to_numpy(dtype=float)
-    pregame = models.pregame(cal_df, history=pd.concat([train_df, val_df], ignore_index=True))
-    result = models.predict(patterns, None if pregame is None else pregame.edge)
-    scores = score_forecasts(actual, patterns[:, -1].astype(float), result)
-    coverage, width = cross_conformal_coverage(np.abs(actual - result.forecast), result.forecast, actual,
-                                               params.alpha)
+    # Figures from the out-of-fold forecasts: every game forecast by parts fitted without its
+    # season (the served parts have seen every game), intervals leave-one-season-out on the lattice.
+    combined = models.ensemble.predict(oof.dejavu, oof.lstm, oof.context)
+    lower, upper = oof.intervals(combined, params.alpha)
+    result = Forecasts(forecast=combined, lower=lower, upper=upper, dejavu=oof.dejavu, lstm=oof.lstm,
+                       context=oof.context)
+    scores = score_forecasts(oof.y, oof.d18, result)
+    forecasts = {"ensemble": combined, **oof.parts()}
+    parts = part_figures(oof.y, oof.d18, forecasts, {name: oof.intervals(f, params.alpha)
+                                                     for name, f in forecasts.items()},
+                         oof.seasons if oof.seasons is not None else oof.folds.astype(str), params.alpha)
     by_name = {s.model: s for s in scores}
-    scores[0] = dataclasses.replace(by_name["ensemble"], coverage=coverage, width=width)
+    coverage, width = by_name["ensemble"].coverage, float(np.mean(upper - lower))
     metrics = {
         "mae": by_name["ensemble"].mae, "rmse": by_name["ensemble"].rmse, "bias": by_name["ensemble"].bias,
         "coverage": coverage, "width": width, "dejavu_mae": by_name["dejavu"].mae,
         "lstm_mae": by_name["lstm"].mae, "persistence_mae": by_name["persistence"].mae,
         "vs_persistence": by_name["ensemble"].vs_persistence,
         "vs_persistence_se": by_name["ensemble"].vs_persistence_se,
-        "evaluated_games": len(cal_df),
+        "evaluated_games": len(oof.y), "evaluated_on": "out of fold (leave one season out)",
         **({"context_mae": by_name["context"].mae} if "context" in by_name else {}),
     }
     splits = [_info("train", train_df), _info("validation", val_df), _info("calibration", cal_df)]
@@ -150,7 +154,8 @@ def train(
             if promotion.failure:
                 raise CheckFailed(f"registered {version} but did not promote it: {promotion.failure}")
             promoted = promotion.switch is not None  # False while a live-game freeze makes it wait
-    return TrainResult(splits, scores, metrics, time.perf_counter() - started, version, promoted, saved_to)
+    return TrainResult(splits, scores, metrics, time.perf_counter() - started, version, promoted, saved_to,
+                       parts)
 
 
 def _register(registry: Registry, models: Any, metrics: dict, params: Any, splits: list[SplitInfo],

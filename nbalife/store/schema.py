@@ -101,3 +101,20 @@ ab_tests = Table(
     Index("ux_ab_tests_one_running", "status", unique=True,
           sqlite_where=text("status = 'running'"), postgresql_where=text("status = 'running'")),
 )
+
+# The online conformal layer's current state, one row per layer (the sha256 identity of a
+# ``conformal.json``, shared by the versions that keep it): ``outcomes sync`` writes it, ``predict``
+# reads it. It is a pure function of the layer and the resolved predictions it served, so it can
+# always be recomputed from the prediction log.
+conformal_state = Table(
+    "conformal_state",
+    metadata,
+    Column("layer", String(64), primary_key=True),
+    Column("version", String(32), nullable=False),
+    Column("radius", Float, nullable=False),
+    Column("n", Integer, nullable=False),
+    Column("misses", Integer, nullable=False),
+    Column("state", Text, nullable=False),
+    Column("through", DateTime, nullable=True),
+    Column("updated_at", DateTime, nullable=False),
+)

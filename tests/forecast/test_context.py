@@ -35,12 +35,13 @@ def synthetic(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def test_recovers_the_median_line() -> None:
     X, y, edge = synthetic(6000, 0)
     model = ContextForecaster().fit(X, y, edge)
-    assert np.abs(model.coef_ - [0.3, 1.0, -0.05]).max() < 0.12
+    assert np.abs(model.coef_ - [0.3, 1.0, -0.05, 0.0, 0.0]).max() < 0.12  # no run effect simulated
     assert model.coef_[2] == pytest.approx(-0.05, abs=0.02)
     assert model.n_games_ == 6000
     forecast = model.predict(X[:5], edge[:5])
     expected = X[:5, 18] + model.coef_[0] + model.coef_[1] * edge[:5] * 6 / 48 \
-        + model.coef_[2] * X[:5, 18]
+        + model.coef_[2] * X[:5, 18] + model.coef_[3] * (X[:5, 18] - X[:5, 15]) \
+        + model.coef_[4] * (X[:5, 18] - X[:5, 12])
     np.testing.assert_allclose(forecast, expected)
 
 
@@ -60,9 +61,9 @@ def test_no_other_line_has_smaller_absolute_error(seed: int) -> None:
     X, y, edge = synthetic(200, seed)
     model = ContextForecaster().fit(X, y, edge)
     best = np.abs(y - model.predict(X, edge)).sum()
-    for delta in np.random.default_rng(seed).normal(0, 0.05, (10, 3)):
+    for delta in np.random.default_rng(seed).normal(0, 0.05, (10, 5)):
         other = ContextForecaster.from_dict({**model.to_dict(), "coef": dict(zip(
-            ("intercept", "strength", "lead"), (model.coef_ + delta).tolist()))})
+            ("intercept", "strength", "lead", "run3", "run6"), (model.coef_ + delta).tolist()))})
         assert np.abs(y - other.predict(X, edge)).sum() >= best - 1e-6
 
 
@@ -89,7 +90,7 @@ def test_bad_input() -> None:
         ContextForecaster().predict(X, edge)
     with pytest.raises(BadInput, match="context edge"):
         ContextForecaster().fit(X, y, edge[:10])
-    with pytest.raises(BadInput, match="at least 3 games"):
+    with pytest.raises(BadInput, match="at least 5 games"):
         ContextForecaster().fit(X[:2], y[:2], edge[:2])
     model = ContextForecaster().fit(X, y, edge)
     with pytest.raises(BadInput, match="context edge .*missing"):
@@ -137,3 +138,11 @@ def test_a_forecast_ignores_later_games_and_its_own_result() -> None:
     changed = season.copy()
     changed.loc[earlier, "final_diff"] = int(changed.loc[earlier, "final_diff"]) + 20
     assert forecast(pd.concat([history, changed], ignore_index=True)) != base
+
+
+def test_a_file_of_the_three_coefficient_form_still_loads() -> None:
+    X, y, edge = synthetic(300, 2)
+    old = ContextForecaster.from_dict({"format": "nbalife.context", "n_games": 300,
+                                       "coef": {"intercept": 0.1, "strength": 1.0, "lead": -0.05}})
+    expected = X[:, 18] + 0.1 + edge * 6 / 48 - 0.05 * X[:, 18]
+    np.testing.assert_allclose(old.predict(X, edge), expected, atol=1e-6)

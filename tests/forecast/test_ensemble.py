@@ -115,4 +115,4 @@ def test_a_file_without_move_se_loads_with_the_default(tmp_path: Path) -> None:
     data = json.loads(path.read_text())
     del data["params"]["move_se"]
     path.write_text(json.dumps(data))
-    assert Ensemble.load(tmp_path).get_params() == {"step": 0.01, "move_se": 2.0}
+    assert Ensemble.load(tmp_path).get_params() == {"step": 0.01, "move_se": 2.0, "reference": "prior"}

@@ -61,18 +61,20 @@ def test_forecasts_combine_the_parts(model_set: ModelSet, splits: dict[str, pd.D
     assert forecasts.context is None  # no edges: pattern-only
     w = model_set.ensemble.pattern_weights()["dejavu"]
     np.testing.assert_allclose(forecasts.forecast, w * forecasts.dejavu + (1 - w) * forecasts.lstm)
-    width = forecasts.upper - forecasts.lower
-    np.testing.assert_allclose(width, 2 * model_set.conformal.quantile_)
+    q = model_set.conformal.quantile_  # the lattice: whole points within q, ends at half points
+    np.testing.assert_allclose(forecasts.lower, np.ceil(forecasts.forecast - q) - 0.5)
+    np.testing.assert_allclose(forecasts.upper, np.floor(forecasts.forecast + q) + 0.5)
     assert model_set.predict(X[0]).forecast.shape == (1,)
 
 
 def test_parts_are_fitted_on_their_splits(model_set: ModelSet,
                                           splits: dict[str, pd.DataFrame]) -> None:
-    assert model_set.dejavu.n_patterns_ == 1500
+    assert model_set.dejavu.n_patterns_ == 2900  # every training game
     assert model_set.dejavu.game_ids_[0].startswith("train")
     assert model_set.lstm.history_["epochs_run"] <= 2
-    assert model_set.ensemble.validation_mae_["n"] == 400
-    assert len(model_set.conformal.split_.scores_) == 1000
+    # weights and the layer's scores from out-of-fold forecasts of every game
+    assert model_set.ensemble.validation_mae_["n"] == 2900
+    assert len(model_set.conformal.split_.scores_) == 2900
     assert model_set.conformal.alpha == 0.05 and model_set.conformal.gamma == 0.005
 
 
@@ -86,8 +88,8 @@ def test_context_enters_with_edges(model_set: ModelSet, splits: dict[str, pd.Dat
     assert set(w) == {"dejavu", "lstm", "context"} and sum(w.values()) == pytest.approx(1.0)
     np.testing.assert_allclose(forecasts.forecast, w["dejavu"] * forecasts.dejavu
                                + w["lstm"] * forecasts.lstm + w["context"] * forecasts.context)
-    # refitted on training + validation games after the weights were chosen
-    assert model_set.ratings.n_games_ == 1900 and model_set.context.n_games_ == 1900
+    # fitted on every training game once the weights were chosen out of fold
+    assert model_set.ratings.n_games_ == 2900 and model_set.context.n_games_ == 2900
 
 
 def test_the_ratings_checkpoint_replays_like_the_whole_history(

@@ -21,8 +21,8 @@ from nbalife.interchange import (
 from nbalife.registry import Registry
 from nbalife.services.matchups import Matchups, game_context, single_game, with_store
 from nbalife.services.model_loading import load_model_set
-from nbalife.store.engine import reachable
-from nbalife.store.predictions import Prediction, already_logged, log_predictions
+from nbalife.store.engine import lock_for_write, reachable
+from nbalife.store.predictions import Prediction, already_logged, write_predictions
 from nbalife.vocab import ARMS
 
 if TYPE_CHECKING:
@@ -102,6 +102,7 @@ def forecast(
     result = loaded.models.predict(patterns, context.edge)
     strength = [None] * len(game_ids) if result.context is None else [float(v) for v in result.context]
     with reachable(engine), engine.begin() as conn:
+        lock_for_write(conn)  # SQLite: what is already logged stays true until this commits
         skip = set() if again else already_logged(conn, game_ids, arm)
         rows = [
             ForecastRow(game_id, float(result.forecast[i]), float(result.lower[i]), float(result.upper[i]),
@@ -109,11 +110,14 @@ def forecast(
                         loaded.version, arm, game_id not in skip, context.labels[i], strength[i])
             for i, game_id in enumerate(game_ids)
         ]
-        logged = log_predictions(conn, [
+        written = {p.game_id for p in write_predictions(conn, [
             Prediction(r.game_id, arm, r.version, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.d18, now,
                        context=r.context)
             for r in rows if r.logged
-        ])
+        ], again=again)}
+    rows = [r if r.logged == (r.game_id in written) else dataclasses.replace(r, logged=r.game_id in written)
+            for r in rows]  # a concurrent run may have logged a game first
+    logged = len(written)
     return PredictResult(loaded.version, rows, logged, len(rows) - logged)
 
 

@@ -155,7 +155,8 @@ def test_two_concurrent_predict_runs_log_each_game_once(db_url: str, home: Path,
     command = [sys.executable, "-m", "nbalife", "--home", str(home), "--db", db_url, "--json", "predict",
                "--input", str(games)]
     runs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    results = [(run.wait(timeout=300), *run.communicate()) for run in runs]
+    outputs = [run.communicate(timeout=300) for run in runs]  # read while they run: the pipes never fill
+    results = [(run.returncode, *output) for run, output in zip(runs, outputs)]
     assert [code for code, *_ in results] == [0, 0, 0], [err[-500:] for *_, err in results]
     logged = [json.loads(out)["logged"] for _, out, _ in results]
     with engine.connect() as conn:

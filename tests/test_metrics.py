@@ -354,3 +354,23 @@ def test_prometheus_export_creates_its_folder(cli: Cli, home: Path) -> None:
     result = cli("metrics", "export", "--prometheus", str(out))
     assert result.exit_code == 0, result.output
     assert "nbalife_predictions_resolved" in out.read_text()
+
+
+@given(since=st.one_of(st.none(), st.dates()), until=st.one_of(st.none(), st.dates()))
+@example(since=dt.date.max, until=None)
+@example(since=dt.date.min, until=dt.date.min)
+def test_league_day_window_is_sound_or_bad_input(since: dt.date | None, until: dt.date | None) -> None:
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    try:
+        span = window(NOW, since=since, until=until, zone="America/New_York")
+    except BadInput as exc:
+        assert str(exc).startswith(("--since", "--until"))
+        return
+    assert span.since is None or span.since < span.until
+    if since is not None:
+        assert span.since == dt.datetime.combine(since, dt.time(), zone)
+        assert span.since.astimezone(zone).time() == dt.time()
+    if until is not None:
+        assert span.until == dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), zone)

@@ -241,7 +241,8 @@ def re_resolve(conn: Connection, game_ids: list[str], *, now: dt.datetime) -> in
 
 @dataclass(frozen=True)
 class ResolvedPrediction:
-    """The latest prediction of one (game, arm, version) with its outcome; ``d18`` from the games table."""
+    """The counted prediction of one (game, arm, version) with its outcome; ``d18`` as logged (the
+    games table's when the row has none)."""
 
     game_id: str
     arm: str
@@ -279,7 +280,8 @@ def latest_rows(
     partial index on created_at, whatever the shape of the log. Among the counted rows created in
     ``[since, until)`` (of ``version`` and ``arm``, each one value or a tuple, if given) those with
     an outcome are kept; ``last`` keeps only the newest ``last`` of them (by created_at, then id).
-    The subquery joins ``d18`` and ``game_date`` from the games table.
+    ``d18`` is the one logged with the prediction (what it forecast from; the games table's when
+    the row has none), ``game_date`` the game's date from the games table.
     """
     table, games = schema.predictions, schema.games
     conditions = [table.c.superseded_by.is_(None), table.c.actual.is_not(None)]
@@ -295,11 +297,15 @@ def latest_rows(
         newest = (select(table.c.id).where(*conditions)
                   .order_by(table.c.created_at.desc(), table.c.id.desc()).limit(last).subquery("newest"))
         conditions.append(table.c.id.in_(select(newest.c.id)))
+    # Correlated look-ups rather than a join: the games table is read only for a row that logged
+    # no d18, and for the game date only when a query groups by day (a join costs a look-up per row).
+    game_d18 = select(games.c.d18).where(games.c.game_id == table.c.game_id).scalar_subquery()
+    game_date = select(games.c.game_date).where(games.c.game_id == table.c.game_id).scalar_subquery()
     query = (
         select(table.c.id, table.c.game_id, table.c.arm, table.c.model_version.label("version"),
                table.c.created_at, table.c.forecast, table.c.lower, table.c.upper, table.c.dejavu,
-               table.c.lstm, table.c.actual, table.c.error, games.c.d18, games.c.game_date)
-        .select_from(table.outerjoin(games, games.c.game_id == table.c.game_id))
+               table.c.lstm, table.c.actual, table.c.error,
+               func.coalesce(table.c.d18, game_d18).label("d18"), game_date.label("game_date"))
         .where(*conditions)
     )
     return query.subquery("latest")

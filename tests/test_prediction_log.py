@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, Table, func, insert, select, text
+from sqlalchemy import Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from nbalife.errors import BadInput

@@ -43,12 +43,16 @@ class DatabaseSettings:
 
 @dataclass(frozen=True)
 class MonitoringSettings:
-    """Hourly performance check over recent resolved predictions."""
+    """Hourly performance check over the last resolved games of the serving arms."""
 
-    window_hours: float = field(default=24.0, metadata=_range(1, 24 * 365))
+    window_hours: float | None = field(default=None, metadata=_range(1, 24 * 365, nullable=True))
     mae_alert: float = field(default=8.0, metadata=_range(0, 100))
     coverage_alert: float = field(default=0.90, metadata=_range(0, 1))
     min_predictions: int = field(default=10, metadata=_range(1, 10**6))
+    window_games: int = field(default=100, metadata=_range(10, 10**6))
+    alert_confidence: float = field(default=0.95, metadata=_range(0.5, 0.9999))
+    outcome_lag_hours: float = field(default=12.0, metadata=_range(1, 24 * 365))
+    missing_days: int = field(default=2, metadata=_range(1, 365))
 
 
 @dataclass(frozen=True)
@@ -166,6 +170,7 @@ class NotifySettings:
     command: str | None = field(default=None, metadata=_range(nullable=True))
     webhook: str | None = field(default=None, metadata={**_range(nullable=True), "check": _webhook_rule})
     timeout_s: float = field(default=10.0, metadata=_range(0.1, 300))
+    repeat_hours: float = field(default=24.0, metadata=_range(0, 24 * 365))
 
 
 def _zone_rule(text: str) -> None:

@@ -22,9 +22,14 @@ def unreadable(path: object, what: str, exc: OSError | UnicodeDecodeError) -> Ba
 
 
 class CheckFailed(NbalifeError):
-    """A check found a problem: alert, degradation, drift, rejected candidate."""
+    """A check found a problem: alert, degradation, drift, rejected candidate. ``notify`` False:
+    the finding was notified recently and is not sent again."""
 
     exit_code = 1
+
+    def __init__(self, message: str = "", *, notify: bool = True) -> None:
+        super().__init__(message)
+        self.notify = notify
 
 
 class LockHeld(NbalifeError):

@@ -163,9 +163,9 @@ def test_upgrading_a_0003_store_with_data_adds_the_state_table(db_url: str) -> N
                 "upper": 12.5, "created_at": dt.datetime(2022, 1, 1), "context": "ratings"}])
         assert "conformal_state" not in inspect(engine).get_table_names()
         with migrate.schema_transaction(engine) as conn:
-            migrate.migrate(conn)
+            migrate.migrate(conn, "0004")
         assert "conformal_state" in inspect(engine).get_table_names()
-        assert migrate.revision_of(engine).current == migrate.head() == "0004"
+        assert migrate.revision_of(engine).current == "0004"
         with engine.connect() as conn:
             kept = conn.execute(select(Table("predictions", MetaData(), autoload_with=conn))).all()
             assert [(r.game_id, r.upper) for r in kept] == [("g1", 12.5)]

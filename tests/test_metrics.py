@@ -65,10 +65,9 @@ def seed(engine, real_games: Path, count: int = 40) -> list[Prediction]:  # noqa
 def reference(logged: list[Prediction], actuals: dict[str, float], since: dt.datetime, until: dt.datetime) -> dict:
     """The figures computed in Python from the logged rows, independently of the SQL."""
     latest: dict[tuple, Prediction] = {}
-    for p in logged:  # later rows win; logged in time order per key
-        if since <= p.created_at < until:
-            latest[(p.game_id, p.arm, p.model_version)] = p
-    rows = [p for p in latest.values() if p.game_id in actuals]
+    for p in logged:  # the row written last counts; logged in time order per key
+        latest[(p.game_id, p.arm, p.model_version)] = p
+    rows = [p for p in latest.values() if p.game_id in actuals and since <= p.created_at < until]
     errors = [actuals[p.game_id] - p.forecast for p in rows]
     n = len(rows)
 
@@ -124,10 +123,10 @@ def test_latest_resolved_counts_only_the_latest_row(engine, real_games: Path) ->
     ]
     assert everything[2].actual == first.d24 and everything[2].error == first.d24 - rows[1].forecast
     assert everything[2].d18 == first.d18 and everything[2].created_at == rows[1].created_at
-    # the window is applied first: before the re-prediction, the first row is the latest one
+    # a re-prediction replaces the row it supersedes everywhere: a window that ends before it
+    # holds no row of that (game, arm, version), never the superseded one
     assert {(r.game_id, r.version, r.forecast) for r in early} == {
-        (str(first.game_id), "1.0.0", rows[0].forecast), (str(first.game_id), "2.0.0", rows[2].forecast),
-        (str(second.game_id), "1.0.0", rows[3].forecast)}
+        (str(first.game_id), "2.0.0", rows[2].forecast), (str(second.game_id), "1.0.0", rows[3].forecast)}
     assert [r.arm for r in only_b] == ["B"]
     assert [r.version for r in only_v2] == ["2.0.0"]
 
@@ -140,7 +139,7 @@ def test_report_matches_a_python_reference(cli_db: Cli, engine, real_games: Path
         got = report_json(cli_db, "--days", str(days))
         expected = reference(logged, actuals, since, NOW + dt.timedelta(seconds=1))
         assert got["rows"] == [got["total"]] and got["by"] is None
-        assert got["total"]["group"] == "all"
+        assert got["total"]["group"] == "serving"
         for name in FIGURES:
             assert got["total"][name] == pytest.approx(expected[name], rel=1e-12), name
 
@@ -272,8 +271,9 @@ def test_check_passes_alerts_and_records_events(cli_db: Cli, engine, real_games:
     assert alert.exit_code == 1, alert.output
     body = json.loads(alert.stdout)
     assert body["outcome"] == "alert" and body["figures"]["n"] == 39
-    assert [b.split()[0] for b in body["breaches"]] == ["n", "mae", "coverage"]
-    assert "n 39 < min_predictions 1000" in alert.stderr and "mae_alert 1" in alert.stderr
+    assert [b.split()[0] for b in body["breaches"]] == ["mae", "coverage"]  # n alone is never an alert
+    assert body["causes"] == ["mae", "coverage"] and body["bounds"]["mae_lower"] > 1
+    assert body["bounds"]["coverage_upper"] < 0.99 and "mae_alert 1" in alert.stderr
 
     with engine.connect() as conn:
         events = list_events(conn, kind="metrics_check")
@@ -281,16 +281,21 @@ def test_check_passes_alerts_and_records_events(cli_db: Cli, engine, real_games:
     assert events[0].details["n"] == 39 and events[0].details["breaches"] == body["breaches"]
 
 
-def test_check_default_window_and_empty_window(cli_db: Cli, engine, real_games: Path) -> None:  # noqa: ANN001
+def test_check_window_in_games_or_hours_and_empty_window(cli_db: Cli, engine, real_games: Path) -> None:  # noqa: ANN001
     seed(engine, real_games)  # predictions every 3 hours: 8 of them in the last 24 hours
-    write_config(cli_db.home, min_predictions=10, window_hours=24)
+    write_config(cli_db.home, window_games=10, coverage_alert=0.5)
     result = cli_db("--json", "metrics", "check")
-    assert result.exit_code == 1
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert (body["figures"]["n"], body["window_games"], body["arms"]) == (10, 10, "serving")
+    write_config(cli_db.home, min_predictions=10, window_hours=24, coverage_alert=0.5)
+    result = cli_db("--json", "metrics", "check")
+    assert result.exit_code == 0, result.output  # 8 games are fewer than min_predictions: not an alert
     assert json.loads(result.stdout)["figures"]["n"] == 8
     empty = cli_db("metrics", "check", "--days", "0.01")
     assert empty.exit_code == 0 and "empty: no resolved predictions in the window" in empty.stdout
     with engine.connect() as conn:
-        assert [e.outcome for e in list_events(conn, kind="metrics_check")] == ["empty", "alert"]
+        assert [e.outcome for e in list_events(conn, kind="metrics_check")] == ["empty", "ok", "ok"]
 
 
 def test_prometheus_export_parses_and_is_replaced_atomically(cli_db: Cli, engine, real_games: Path,  # noqa: ANN001
@@ -336,8 +341,36 @@ def test_prometheus_export_parses_and_is_replaced_atomically(cli_db: Cli, engine
 
 
 @pytest.mark.parametrize(("name", "message"), [("metrics.txt", "(use .prom)"),
-                                               ("missing/x.prom", "does not exist")])
+                                               ("file/x.prom", "cannot create folder")])
 def test_prometheus_export_bad_path_is_exit_2(cli: Cli, home: Path, name: str, message: str) -> None:
+    (home / "file").write_text("not a folder")
     result = cli("metrics", "export", "--prometheus", str(home / name))
     assert result.exit_code == 2 and message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_prometheus_export_creates_its_folder(cli: Cli, home: Path) -> None:
+    out = home / "metrics" / "deeper" / "nbalife.prom"
+    result = cli("metrics", "export", "--prometheus", str(out))
+    assert result.exit_code == 0, result.output
+    assert "nbalife_predictions_resolved" in out.read_text()
+
+
+@given(since=st.one_of(st.none(), st.dates()), until=st.one_of(st.none(), st.dates()))
+@example(since=dt.date.max, until=None)
+@example(since=dt.date.min, until=dt.date.min)
+def test_league_day_window_is_sound_or_bad_input(since: dt.date | None, until: dt.date | None) -> None:
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo("America/New_York")
+    try:
+        span = window(NOW, since=since, until=until, zone="America/New_York")
+    except BadInput as exc:
+        assert str(exc).startswith(("--since", "--until"))
+        return
+    assert span.since is None or span.since < span.until
+    if since is not None:
+        assert span.since == dt.datetime.combine(since, dt.time(), zone)
+        assert span.since.astimezone(zone).time() == dt.time()
+    if until is not None:
+        assert span.until == dt.datetime.combine(until + dt.timedelta(days=1), dt.time(), zone)

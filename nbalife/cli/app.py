@@ -99,7 +99,7 @@ class NbalifeGroup(TyperGroup):
                 traceback.print_exc(file=sys.stderr)
             message = one_line(str(failure) or type(failure).__name__)
             typer.echo(f"error: {message}", err=True)
-            if isinstance(failure, CheckFailed) and isinstance(ctx.obj, Runtime):
+            if isinstance(failure, CheckFailed) and failure.notify and isinstance(ctx.obj, Runtime):
                 notify_finding(ctx.obj, ctx.obj.command, message)
             raise typer.Exit(failure.exit_code) from None
 

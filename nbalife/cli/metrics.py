@@ -24,9 +24,11 @@ COLUMNS = ["group", "n", "MAE", "RMSE", "bias", "coverage", "width", "Dejavu MAE
 
 Days = Annotated[Optional[float], window_option("The last N days up to now.")]
 SinceDay = Annotated[Optional[dt.date], typer.Option(
-    "--since", help="First day (UTC, YYYY-MM-DD), inclusive.", parser=parse_date, metavar="DATE")]
+    "--since", help="First day (league time, YYYY-MM-DD), inclusive.", parser=parse_date, metavar="DATE")]
 UntilDay = Annotated[Optional[dt.date], typer.Option(
-    "--until", help="Last day (UTC, YYYY-MM-DD), inclusive.", parser=parse_date, metavar="DATE")]
+    "--until", help="Last day (league time, YYYY-MM-DD), inclusive.", parser=parse_date, metavar="DATE")]
+Arm = Annotated[Optional[str], typer.Option(
+    help="Count this arm (A, B, shadow) or all; default what production served: A, and B in a split test.")]
 
 
 def _cells(row: Any) -> list[Any]:
@@ -37,6 +39,12 @@ def _cells(row: Any) -> list[Any]:
 def _period(since: Any, until: Any) -> str:
     start = "the beginning" if since is None else f"{since:%Y-%m-%d %H:%M}"
     return f"{start} to {until:%Y-%m-%d %H:%M} UTC"
+
+
+def _quarantined(count: int) -> None:
+    if count:
+        typer.echo(f"note: {count} logged row(s) with a non-finite or out-of-bound value were set aside by the "
+                   "upgrade (table quarantined_predictions) and are not counted", err=True)
 
 
 def _write_csv(result: Any) -> None:
@@ -55,16 +63,21 @@ def report(
     days: Days = None,
     since: SinceDay = None,
     until: UntilDay = None,
-    by: Annotated[Optional[str], typer.Option(help="Group by version, arm, day, week or segment.")] = None,
+    by: Annotated[Optional[str], typer.Option(
+        help="Group by version, arm (every arm apart), day or week (game dates), or segment.")] = None,
+    arm: Arm = None,
     as_csv: Annotated[bool, typer.Option("--csv", help="CSV rows on stdout.")] = False,
 ) -> None:
-    """n, MAE, RMSE, bias, coverage, width, component and persistence MAE (default: last 30 days)."""
+    """n, MAE, RMSE, bias, coverage, width, component and persistence MAE of what production
+    served (default: last 30 days)."""
     from nbalife.services.metrics import report as run
 
     rt = runtime(ctx)
     if as_csv and rt.json:
         raise BadInput("--csv and --json cannot be combined")
-    result = run(rt.engine, now=rt.now(), days=days, since=since, until=until, by=by)
+    result = run(rt.engine, now=rt.now(), days=days, since=since, until=until, by=by, arm=arm,
+                 zone=rt.settings.league.timezone)
+    _quarantined(result.quarantined)
     if as_csv:
         _write_csv(result)
         return
@@ -83,26 +96,39 @@ def report(
 @app.command()
 def check(
     ctx: typer.Context,
-    days: Annotated[Optional[float], window_option("The last N days up to now (default: monitoring.window_hours).")] = None,
+    days: Annotated[Optional[float], window_option(
+        "The last N days up to now (default: the last monitoring.window_games games).")] = None,
+    arm: Arm = None,
 ) -> None:
-    """Compare the window with monitoring.* alert levels; exit 1 naming each breached figure."""
+    """Judge the last games of the serving arms against monitoring.* alert levels (bounds, not
+    point estimates), and look for games with no prediction and results not synced; exit 1
+    naming each cause. A repeated finding is notified once per notify.repeat_hours."""
     from nbalife.services.metrics import check as run
 
     rt = runtime(ctx)
-    result = run(rt.engine, rt.settings.monitoring, now=rt.now(), days=days)
+    settings = rt.settings
+    result = run(rt.engine, settings.monitoring, now=rt.now(), days=days, arm=arm, zone=settings.league.timezone,
+                 repeat_hours=settings.notify.repeat_hours)
+    _quarantined(result.quarantined)
     if rt.json:
         emit_json(result)
     else:
-        row = result.figures
-        stdout.print(table("Metrics check", ["figure", "value", "alert level"], [
-            ("n", row.n, f">= {result.min_predictions}"),
-            ("MAE", row.mae, f"<= {result.mae_alert:g}"),
-            ("coverage", row.coverage, f">= {result.coverage_alert:g}"),
-            ("persistence MAE", row.persistence_mae, ""),
+        row, bound = result.figures, result.bounds
+        level = f"{bound.confidence:.0%} bound" if bound else "bound"
+        window = f"last {result.window_games} games" if result.window_games else "window"
+        stdout.print(table(f"Metrics check, {window} of {result.arms} arms", ["figure", "value", level, "alert level"], [
+            ("n", row.n, "", ""),
+            ("MAE", row.mae, None if bound is None else bound.mae_lower, f"<= {result.mae_alert:g}"),
+            ("coverage", row.coverage, None if bound is None else bound.coverage_upper, f">= {result.coverage_alert:g}"),
+            ("persistence MAE", row.persistence_mae, "", ""),
+            ("games with no prediction", len(result.missing_games), "", "0"),
+            ("results not synced", len(result.unsynced_games), "", "0"),
         ]))
         stdout.print(f"{result.outcome}: {result.message} ({_period(result.since, result.until)})")
     if result.outcome == "alert":
-        raise CheckFailed(f"metrics check: {result.message}")
+        if not result.notify:
+            typer.echo(f"note: not notified: {result.notify_reason}", err=True)
+        raise CheckFailed(f"metrics check: {result.message}", notify=result.notify)
 
 
 @app.command()
@@ -111,8 +137,9 @@ def export(
     prometheus: Annotated[Path, typer.Option(
         "--prometheus", help="node_exporter textfile to write (*.prom), replaced atomically.", metavar="FILE")],
 ) -> None:
-    """Publish MAE, RMSE, coverage, width and n over 1 and 7 days, production, each cron job's
-    last exit code and success time, the A/B stage and the last drift figures for Prometheus."""
+    """Publish MAE, RMSE, coverage, width and n over 1 and 7 days (of what production served),
+    production, each cron job's last exit code and success time, the A/B stage and the last drift
+    figures for Prometheus. The file's folder is created if missing."""
     from nbalife.services.export import export as run
     from nbalife.services.registry import open_registry
 

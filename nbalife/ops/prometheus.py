@@ -30,12 +30,12 @@ class Exposition:
 
 
 FIGURES = {  # metric name -> (MetricsRow field, help)
-    "nbalife_mae": ("mae", "Mean absolute error of resolved predictions (points)"),
+    "nbalife_mae": ("mae", "Mean absolute error of the resolved predictions production served (points)"),
     "nbalife_rmse": ("rmse", "Root mean squared error of resolved predictions (points)"),
     "nbalife_coverage": ("coverage", "Share of resolved predictions inside their interval"),
     "nbalife_interval_width": ("mean_width", "Mean interval width (points)"),
     "nbalife_persistence_mae": ("persistence_mae", "MAE of persistence (d18) on the same games"),
-    "nbalife_predictions_resolved": ("n", "Resolved predictions counted"),
+    "nbalife_predictions_resolved": ("n", "Resolved predictions counted (arms A and B: what production served)"),
 }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from nbalife.errors import BadInput
 from nbalife.files import check_output_path
 from nbalife.ops.prometheus import Exposition, JobStatus, write_textfile
 from nbalife.registry import Registry
@@ -33,8 +34,15 @@ class ExportResult:
     drift_features: int
 
 
-def check_prom_path(path: Path) -> Path:
-    """The textfile collector reads ``*.prom`` files from an existing folder."""
+def check_prom_path(path: Path, *, create: bool = False) -> Path:
+    """The textfile collector reads ``*.prom`` files from a folder; with ``create`` a missing folder
+    is made (the shipped cron line writes ``$NBALIFE_HOME/metrics/nbalife.prom`` on a fresh home)."""
+    path = Path(path)
+    if create and path.suffix.lower() == ".prom" and not path.parent.is_dir():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"--prometheus {path}: cannot create folder {path.parent}: {exc.strerror}") from None
     return check_output_path(path, option="--prometheus", suffixes=(".prom",))
 
 
@@ -60,11 +68,10 @@ def _numbers(path: Path, count: int) -> tuple[float | None, ...]:
 
 
 def export(engine: Engine, registry: Registry, home: Path, path: Path, *, now: dt.datetime) -> ExportResult:
-    """Gather the figures (1- and 7-day windows, production, jobs, A/B stage, last drift check)
-    and write them to ``path`` atomically; the home's own ``metrics`` folder is created."""
-    if Path(path).parent.resolve() == (home / "metrics").resolve():  # the cron line's target on a fresh home
-        (home / "metrics").mkdir(exist_ok=True)
-    check_prom_path(path)
+    """Gather the figures (1- and 7-day windows of what production served: arms A and B, production,
+    jobs, A/B stage, last drift check) and write them to ``path`` atomically, its folder created
+    if missing."""
+    check_prom_path(path, create=True)
     windows = {label: window_metrics(engine, now - span, now) for label, span in WINDOWS.items()}
     with reachable(engine), engine.connect() as conn:
         test = running_test(conn)

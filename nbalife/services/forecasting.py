@@ -21,8 +21,8 @@ from nbalife.services.matchups import GameContext, Matchups, game_context
 from nbalife.services.model_loading import LoadedModelSet, load_model_set
 from nbalife.store import abtests
 from nbalife.store.conformal_state import read_state
-from nbalife.store.engine import reachable
-from nbalife.store.predictions import Prediction, already_logged, log_predictions
+from nbalife.store.engine import lock_for_write, reachable
+from nbalife.store.predictions import Prediction, already_logged, write_predictions
 from nbalife.vocab import ARMS
 
 if TYPE_CHECKING:
@@ -139,13 +139,16 @@ def forecast(
     if not log:
         return PredictResult(loaded.version, rows(set()), 0, 0, log=False)
     with reachable(engine), engine.begin() as conn:
+        lock_for_write(conn)  # SQLite: what is already logged stays true until this commits
         made = rows(set() if again else already_logged(conn, game_ids, arm))
-        logged = log_predictions(conn, [
+        written = {p.game_id for p in write_predictions(conn, [
             Prediction(r.game_id, arm, r.version, r.forecast, r.lower, r.upper, r.dejavu, r.lstm, r.d18, now,
                        context=r.context)
             for r in made if r.logged
-        ])
-    return PredictResult(loaded.version, made, logged, len(made) - logged)
+        ], again=again)}
+    made = [r if r.logged == (r.game_id in written) else dataclasses.replace(r, logged=r.game_id in written)
+            for r in made]  # a concurrent run may have logged a game first
+    return PredictResult(loaded.version, made, len(written), len(made) - len(written))
 
 
 def route(engine: Engine, game_ids: list[str]) -> dict[str, list[tuple[str, str]]]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, ColumnElement, and_, case, func, literal, select
+from sqlalchemy import Connection, ColumnElement, Date, Subquery, and_, case, cast, func, literal, select
 
-from nbalife.store.predictions import latest_rows
+from nbalife.store.predictions import Arms, latest_rows
 from nbalife.store.times import from_db_time
 
 GROUPINGS = ("version", "arm", "day", "week", "segment")
@@ -36,13 +36,19 @@ class Sums:
     last: dt.datetime | None
 
 
-def day_bucket(moment: ColumnElement, unit: str, dialect: str) -> ColumnElement:
-    """The one dialect difference: the UTC day, or the Monday of the ISO week, as ``YYYY-MM-DD``."""
+def day_bucket(day: ColumnElement, unit: str, dialect: str) -> ColumnElement:
+    """The day, or the Monday of its ISO week, of the date ``day`` as ``YYYY-MM-DD``."""
     if dialect == "postgresql":
-        return func.to_char(func.date_trunc(unit, moment), "YYYY-MM-DD")
+        return func.to_char(func.date_trunc(unit, day), "YYYY-MM-DD")
     if unit == "week":  # SQLite: forward to Sunday (or stay), then back six days
-        return func.date(moment, "weekday 0", "-6 days")
-    return func.date(moment)
+        return func.date(day, "weekday 0", "-6 days")
+    return func.date(day)
+
+
+def game_day(latest: Subquery) -> ColumnElement:
+    """A counted prediction's day: its game's date (the league's calendar, as the schedule dates
+    games), or the UTC date it was made for a prediction whose game is no longer stored."""
+    return func.coalesce(latest.c.game_date, cast(latest.c.created_at, Date))
 
 
 def _segment(d18: ColumnElement) -> ColumnElement:
@@ -60,21 +66,24 @@ def window_sums(
     since: dt.datetime | None,
     until: dt.datetime | None,
     by: str | None = None,
-    version: str | None = None,
-    arm: str | None = None,
+    version: str | tuple[str, ...] | None = None,
+    arm: Arms = None,
+    last: int | None = None,
 ) -> list[Sums]:
     """One ``Sums`` per group (``by`` in GROUPINGS, or None for the whole window), ordered by group.
 
-    An empty window gives no rows when grouped, and one row with n = 0 when not.
+    ``last`` keeps the newest ``last`` counted rows of the window (a window in games). Days and
+    weeks are game dates (see ``game_day``). An empty window gives no rows when grouped, and one
+    row with n = 0 when not.
     """
-    latest = latest_rows(since=since, until=until, version=version, arm=arm)
+    latest = latest_rows(since=since, until=until, version=version, arm=arm, last=last)
     c = latest.c
     keys = {
         None: literal("all"),
         "version": c.version,
         "arm": c.arm,
-        "day": day_bucket(c.created_at, "day", conn.dialect.name),
-        "week": day_bucket(c.created_at, "week", conn.dialect.name),
+        "day": day_bucket(game_day(latest), "day", conn.dialect.name),
+        "week": day_bucket(game_day(latest), "week", conn.dialect.name),
         "segment": _segment(c.d18),
     }
     key = keys[by].label("grp")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     Date,
     DateTime,
@@ -21,6 +22,27 @@ from sqlalchemy.dialects import sqlite
 from nbalife.interchange import DIFF_COLUMNS
 
 metadata = MetaData()
+
+# A logged figure is a finite number of points within these bounds (a halftime differential is
+# a few dozen points): no infinity, NaN, text or 1e308 that would turn a sum into inf.
+VALUE_LIMIT = 1e4
+ERROR_LIMIT = 2 * VALUE_LIMIT  # error = actual - forecast
+PREDICTION_VALUES = ("forecast", "lower", "upper", "dejavu", "lstm", "d18", "actual", "error")
+CURRENT = text("superseded_by IS NULL")
+
+
+def value_limit(name: str) -> float:
+    """The bound of ``abs(value)`` for the prediction column ``name``."""
+    return ERROR_LIMIT if name == "error" else VALUE_LIMIT
+
+
+def finite_check(name: str) -> CheckConstraint:
+    """``name`` is NULL or a number within its bound: BETWEEN is false for NaN (PostgreSQL orders it
+    above every number), for the infinities, and on SQLite for text and blobs (ordered after numbers)."""
+    limit = value_limit(name)
+    return CheckConstraint(f"{name} IS NULL OR {name} BETWEEN {-limit:.0f} AND {limit:.0f}",
+                           name=f"ck_predictions_{name}_finite")
+
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY, not a BIGINT one.
 Identifier = BigInteger().with_variant(sqlite.INTEGER(), "sqlite")
@@ -58,10 +80,19 @@ predictions = Table(
     Column("error", Float, nullable=True),
     Column("resolved_at", DateTime, nullable=True),
     Column("context", String(16), nullable=True),
+    # The id of the row that re-predicted this (game, arm, version); NULL on the one row that counts.
+    # Kept by the insert's own transaction, so "one prediction per game counts" is a filter, not a search.
+    Column("superseded_by", BigInteger, nullable=True),
+    *[finite_check(name) for name in PREDICTION_VALUES],
     Index("ix_predictions_created_at", "created_at"),
     Index("ix_predictions_game_arm", "game_id", "arm"),
     Index("ix_predictions_version_created", "model_version", "created_at"),
     Index("ix_predictions_unresolved", "actual", "game_id"),
+    # At most one counted row per (game, arm, version): a concurrent second writer of the same
+    # game conflicts in the database itself, whichever host it runs on.
+    Index("ux_predictions_current", "game_id", "arm", "model_version", unique=True,
+          sqlite_where=CURRENT, postgresql_where=CURRENT),
+    Index("ix_predictions_current_created", "created_at", sqlite_where=CURRENT, postgresql_where=CURRENT),
 )
 
 lifecycle_events = Table(
@@ -117,4 +148,19 @@ conformal_state = Table(
     Column("state", Text, nullable=False),
     Column("through", DateTime, nullable=True),
     Column("updated_at", DateTime, nullable=False),
+)
+
+# Rows an earlier nbalife logged with a value the store now refuses (non-finite, text, beyond the
+# bound), set aside by the upgrade that added the checks: kept for the record, never counted.
+quarantined_predictions = Table(
+    "quarantined_predictions",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=False),
+    Column("game_id", String(64), nullable=False),
+    Column("arm", String(8), nullable=False),
+    Column("model_version", String(32), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("row", Text, nullable=False),
+    Column("quarantined_at", DateTime, nullable=False),
 )

@@ -44,3 +44,9 @@ def quoted(value: object, limit: int = 80) -> str:
     and bounded, whatever its size."""
     text = repr(value) if not isinstance(value, int) or value.bit_length() < 200 else f"<{value.bit_length()}-bit integer>"
     return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]
+
+
+class Deferred(NbalifeError):
+    """A change was recorded to be carried out later (a promotion inside the live-game freeze)."""
+
+    exit_code = 3

@@ -1,17 +1,14 @@
-"""Read-only looks at model sets: a folder against its metadata, two versions side by side,
-and where each version stands."""
+"""Read-only looks at model sets: a folder against its metadata.json, two versions side by side."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from nbalife.errors import BadInput
 from nbalife.registry import metadata, storage
-from nbalife.registry.records import DiffRow, FileProblem, Status, VersionDiff, VersionInfo, VersionRow, VerifyReport
-from nbalife.versions import parse_version
+from nbalife.registry.records import DiffRow, FileProblem, VersionDiff, VersionInfo, VerifyReport
 
 
 def verify_folder(version: str, directory: Path) -> VerifyReport:
@@ -62,46 +59,6 @@ def diff(left: VersionInfo, right: VersionInfo) -> VersionDiff:
     rf = {f.name: {"sha256": f.sha256, "size": f.size} for f in right.files}
     rows.extend(_row("file", k, lf.get(k), rf.get(k)) for k in sorted(lf.keys() | rf.keys()))
     return VersionDiff(left.version, right.version, tuple(rows))
-
-
-def row(
-    directory: Path,
-    *,
-    current: str | None,
-    previous: str | None,
-    ab_versions: Collection[str],
-    was_production: Collection[str],
-) -> VersionRow:
-    """One line of `list` for the version in ``directory``; BROKEN with the problem in
-    ``error`` when its metadata.json is unreadable."""
-    try:
-        info = metadata.load(directory)
-    except BadInput as exc:
-        return VersionRow(directory.name, Status.BROKEN, None, None, "", {}, str(exc))
-    status = status_of(directory.name, current=current, previous=previous, ab_versions=ab_versions,
-                       was_production=was_production)
-    return VersionRow(info.version, status, info.created_at, info.kind, info.description, info.metrics)
-
-
-def status_of(
-    version: str,
-    *,
-    current: str | None,
-    previous: str | None,
-    ab_versions: Collection[str],
-    was_production: Collection[str],
-) -> Status:
-    """Production, previous, under an A/B test, a candidate (newer than production and never
-    production), or archived."""
-    if version == current:
-        return Status.PRODUCTION
-    if version == previous:
-        return Status.PREVIOUS
-    if version in ab_versions:
-        return Status.AB_TEST
-    if version not in was_production and (current is None or parse_version(version) > parse_version(current)):
-        return Status.CANDIDATE
-    return Status.ARCHIVED
 
 
 def _row(section: str, name: str, a: Any, b: Any) -> DiffRow:

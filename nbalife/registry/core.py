@@ -484,8 +484,9 @@ class Registry:
                 forced: bool, failures: tuple[str, ...], details: dict[str, Any], at: datetime) -> Switch:
         """Move the pointer, record the switch and its event: the caller's one transaction."""
         details = {**details, **({"force": True, "gate_failures": list(failures)} if forced else {})}
-        if current is not None:
-            rows.set_state(conn, [current], rows.RETIRED)
+        infos = {i.version: i for i in rows.all_versions(conn, self.root)}
+        passed = [i.version for i in lineage.chain(infos, version)[1:] if i.state == rows.CANDIDATE]
+        rows.set_state(conn, passed + ([current] if current is not None else []), rows.RETIRED)
         rows.set_state(conn, [version], rows.PRODUCTION)
         rows.set_production(conn, version, at)
         self._fault()

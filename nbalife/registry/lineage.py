@@ -75,10 +75,13 @@ def refusal(candidate: VersionInfo, production: str, base: str | None, between: 
     for info in reversed(between):
         who = f"production {info.version}" if info.version == production else info.version
         lost.append(f"{who} {CHANGED.get(info.kind, 'changed the set')}")
-    derives = f"derives from {base}" if base else "shares no ancestor with production"
     rederive = REDERIVE.get(candidate.kind, "train --register")
-    message = (f"{candidate.version} {derives}; {', '.join(lost)} since: re-derive it (`{rederive}`) "
-               "or `--force`")
+    if base is None:
+        message = (f"{candidate.version} shares no ancestor with production {production}: re-derive it "
+                   f"(`{rederive}`) or `--force`")
+    else:
+        message = (f"{candidate.version} derives from {base}; {', '.join(lost)} since: re-derive it "
+                   f"(`{rederive}`) or `--force`")
     return message, lost
 
 

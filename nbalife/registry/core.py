@@ -45,7 +45,7 @@ Check = Callable[[VersionInfo, "VersionInfo | None"], Verdict]
 
 class Registry:
     """Versions, artifacts, the production pointer and the history of switches live in the SQL
-    store behind ``engine`` (default: the home's embedded SQLite store); ``home`` keeps the
+    store behind ``engine`` (default: the home's embedded SQLite store, created when new); ``home`` keeps the
     verified local copy: ``model_registry/<version>/`` and ``models/current``.
 
     Every mutation (register, promote, rollback, gc, a deferred promotion) is one transaction
@@ -69,8 +69,10 @@ class Registry:
         self.home = Path(home)
         if engine is None:
             from nbalife.store.engine import default_url, make_engine
+            from nbalife.store.migrate import open_store
 
             engine = make_engine(default_url(self.home))
+            open_store(engine)
         self.engine = engine
         self.root = self.home / "model_registry"
         self.models_dir = self.home / "models"
@@ -318,8 +320,6 @@ class Registry:
                                   "(use force to promote anyway)")
             details = {**verdict.details, **({"lost": lost} if lost else {})}
             switch = self._switch(conn, action, current, version, reason, force, failures, details, at)
-            if pending_id is not None:
-                rows.settle_pending(conn, pending_id, "done", at, f"promoted {version}")
         local.sync_pointer(self.pointer, self.root, version)
         return replace(switch, lost=tuple(lost))
 
@@ -489,6 +489,9 @@ class Registry:
         rows.set_state(conn, passed + ([current] if current is not None else []), rows.RETIRED)
         rows.set_state(conn, [version], rows.PRODUCTION)
         rows.set_production(conn, version, at)
+        for waiting in rows.pending(conn):  # a deferred promotion of this version is done now
+            if waiting.version == version:
+                rows.settle_pending(conn, waiting.id, "done", at, f"{action} to {version}")
         self._fault()
         rows.insert_switch(conn, at=at, who=self._user, host=self._host, action=action, frm=current, to=version,
                            reason=reason, forced=forced, details=details)

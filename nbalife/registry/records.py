@@ -138,6 +138,15 @@ class SwitchRecord:
     forced: bool
     details: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def time(self) -> datetime:
+        """When it happened (the name the folder-era history used)."""
+        return self.at
+
+    @property
+    def user(self) -> str:
+        return self.who
+
 
 @dataclass(frozen=True)
 class Pending:

@@ -73,7 +73,8 @@ def register_derived(
     and register the folder as a ``kind`` child of production created at ``now`` (by default with
     its training window). Its figures are its own: the figures of ``metrics`` that merely repeat
     production's are dropped, and the new set is scored against production on the recent games
-    neither was fitted on (``scored_on``), or recorded as not scored. The job's earlier
+    neither was fitted on (``scored_on``), or recorded as not scored (its base's held-out figures
+    kept apart under ``base_held_out``, for the held-out gate). The job's earlier
     candidates of this kind that are now stale are retired (``retired``)."""
     settings = settings or Settings()
     window = training_window or production.info.training_window
@@ -84,9 +85,21 @@ def register_derived(
             shutil.copyfile(production.path / entry.name, folder / entry.name)
         write_part(folder)
         figures = score_against_base(registry, settings, folder, production, window, now)
+        if figures.get("scored_on") is None:
+            figures["base_held_out"] = base_held_out(production.info)
         return registry.register(folder, kind, metrics={**_unscored(own), **figures}, params=params,
                                  description=description, base=production.version, at=now,
                                  training_window=window, retire_stale=True)
+
+
+def base_held_out(base: VersionInfo) -> dict[str, Any]:
+    """The held-out figures a not-scored child of ``base`` is gated on: the base's own, or, when
+    the base was not scored either, the ones it was gated on (named by the version they are of)."""
+    own = {k: base.metrics[k] for k in SCORED if k in base.metrics}
+    inherited = base.metrics.get("base_held_out")
+    if "mae" not in own and isinstance(inherited, dict):
+        return dict(inherited)
+    return {"version": base.version, **own}
 
 
 def _unscored(own: dict[str, Any]) -> dict[str, Any]:

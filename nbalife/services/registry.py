@@ -113,7 +113,9 @@ def deferred_line(pending: Pending, freeze: str | None) -> str:
 
 def waiting_for_freeze(promotion: Promotion) -> str | None:
     """Why a promotion did not happen yet when the live-game freeze deferred it, else None."""
-    return f"promotion of {promotion.pending.version} {promotion.deferred}" if promotion.pending else None
+    if promotion.pending is None:
+        return None
+    return f"promotion of {promotion.pending.version} waits for the live-game freeze: {promotion.deferred}"
 
 
 def active_freeze(settings: Settings, now: dt.datetime) -> str | None:

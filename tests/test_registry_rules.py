@@ -311,3 +311,16 @@ def test_metrics_file_figures_of_a_register_are_kept(cli, artifacts: Path, tmp_p
     register(cli, artifacts, "--metrics", str(metrics_file(tmp_path, 4.4, 0.95)))
     listed = json.loads(cli("--json", "registry", "list").stdout)
     assert listed[0]["metrics"] == {"mae": 4.4, "coverage": 0.95}
+
+
+@pytest.mark.parametrize("db_url", ["postgresql"], indirect=True)
+def test_a_change_waits_for_another_at_most_lock_wait_s(cli_db, engine, artifacts: Path) -> None:  # noqa: ANN001
+    from nbalife.registry import rows
+
+    with engine.begin() as conn:  # another host's registry change, in progress
+        rows.lock(conn)
+        result = cli_db("registry", "register", "--from", str(artifacts), env={"NBALIFE_REGISTRY__LOCK_WAIT_S": "0.3"})
+    assert result.exit_code == 3
+    assert result.stderr == ("error: another registry change held the store's registry lock for more than 0.3 s "
+                             "(registry.lock_wait_s); nothing was written, run it again\n")
+    assert json.loads(cli_db("--json", "registry", "list").stdout) == []

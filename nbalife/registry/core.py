@@ -52,8 +52,9 @@ class Registry:
     that first locks the production pointer row and writes its lifecycle event, so any number of
     homes on one store see one production and one history. Reads take no lock. Local folders are
     materialised on demand with every sha256 checked (see nbalife.registry.local).
-    ``fault_delay_s`` sleeps between the steps of a mutation; it exists only to widen crash
-    windows in tests.
+    A mutation waits at most ``lock_wait_s`` for another one on PostgreSQL (then LockHeld, exit
+    3; None: no bound). ``fault_delay_s`` sleeps between the steps of a mutation; it exists only
+    to widen crash windows in tests.
     """
 
     def __init__(
@@ -65,6 +66,7 @@ class Registry:
         user: str | None = None,
         host: str | None = None,
         fault_delay_s: float = 0.0,
+        lock_wait_s: float | None = None,
     ) -> None:
         self.home = Path(home)
         if engine is None:
@@ -81,6 +83,7 @@ class Registry:
         self._user = user if user is not None else current_user()
         self._host = host if host is not None else host_name()
         self._fault_delay_s = fault_delay_s
+        self._lock_wait_s = lock_wait_s
 
     # ------------------------------------------------------------------ reads
 
@@ -252,7 +255,7 @@ class Registry:
             entries.append(FileEntry(name, sha, len(data)))
         at = self._now(at)
         with self._mutation() as conn:
-            production = rows.lock(conn)
+            production = rows.lock(conn, self._lock_wait_s)
             used = rows.used_numbers(conn)
             if base is None:
                 base = production
@@ -296,7 +299,7 @@ class Registry:
         parse_version(version)
         at = self._now(at)
         with self._mutation() as conn:
-            current = rows.lock(conn)
+            current = rows.lock(conn, self._lock_wait_s)
             if pending_id is not None and not any(p.id == pending_id for p in rows.pending(conn)):
                 raise BadInput(f"pending #{pending_id} is no longer waiting")
             infos = {i.version: i for i in rows.all_versions(conn, self.root)}
@@ -333,7 +336,7 @@ class Registry:
             parse_version(version)
         at = self._now(at)
         with self._mutation() as conn:
-            current = rows.lock(conn)
+            current = rows.lock(conn, self._lock_wait_s)
             switches = rows.switches(conn)
             stack = lineage.production_stack(switches, current)
             if version is None:
@@ -367,7 +370,7 @@ class Registry:
             raise BadInput(f"keep must be a non-negative integer, not {keep!r}")
         at = self._now(at)
         with self._mutation() as conn:
-            current = rows.lock(conn)
+            current = rows.lock(conn, self._lock_wait_s)
             infos = rows.all_versions(conn, self.root, with_files=True)
             by_version = {i.version: i for i in infos}
             live = [i.version for i in infos if i.state != rows.DELETED]
@@ -413,7 +416,7 @@ class Registry:
         at = self._now(at)
         info = self._live(self.show(version))
         with self._mutation() as conn:
-            rows.lock(conn)
+            rows.lock(conn, self._lock_wait_s)
             entry = rows.add_pending(conn, asked_at=at, who=self._user, host=self._host, action=action,
                                      version=info.version, reason=reason, force=force, not_before=not_before)
             record_event(conn, action, "deferred", at=at, version=info.version,
@@ -426,7 +429,7 @@ class Registry:
         promotion with that number waits."""
         at = self._now(at)
         with self._mutation() as conn:
-            rows.lock(conn)
+            rows.lock(conn, self._lock_wait_s)
             entry = next((p for p in rows.pending(conn) if p.id == number), None)
             if entry is None:
                 raise BadInput(f"no pending promotion #{number} (see `nbalife registry pending`)")

@@ -1,51 +1,10 @@
-"""Read-only looks at model sets: a folder against its metadata.json, two versions side by side."""
+"""Read-only looks at model sets: two versions side by side."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
-from nbalife.errors import BadInput
-from nbalife.registry import metadata, storage
-from nbalife.registry.records import DiffRow, FileProblem, VersionDiff, VersionInfo, VerifyReport
-
-
-def verify_folder(version: str, directory: Path) -> VerifyReport:
-    """Recompute sha256 and size of every file against metadata.json; report each
-    mismatched, missing or unexpected file (or broken metadata) instead of raising."""
-    try:
-        info = metadata.load(directory)
-    except BadInput as exc:
-        return VerifyReport(version, False, (FileProblem(metadata.METADATA, "metadata", None, str(exc)),))
-    problems = []
-    for entry in info.files:
-        path = directory / entry.name
-        if not os.path.lexists(path):
-            problems.append(FileProblem(entry.name, "missing"))
-            continue
-        if path.is_symlink() or not path.is_file():
-            problems.append(FileProblem(entry.name, "not a regular file"))
-            continue
-        sha, size = storage.hash_file(path)
-        if size != entry.size:
-            problems.append(FileProblem(entry.name, "size", str(entry.size), str(size)))
-        elif sha != entry.sha256:
-            problems.append(FileProblem(entry.name, "checksum", entry.sha256, sha))
-    known = {e.name for e in info.files} | {metadata.METADATA}
-    problems.extend(
-        FileProblem(p.name, "unexpected") for p in sorted(directory.iterdir()) if p.name not in known
-    )
-    return VerifyReport(version, not problems, tuple(problems))
-
-
-def require_ok(report: VerifyReport, directory: Path) -> None:
-    """BadInput naming the first problem of a failed verification (and how many more)."""
-    if not report.ok:
-        first = report.problems[0]
-        where = "" if first.problem == "metadata" else f"{directory / first.name}: "
-        more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-        raise BadInput(f"version {report.version} failed verification: {where}{first.describe()}{more}")
+from nbalife.registry.records import DiffRow, VersionDiff, VersionInfo
 
 
 def diff(left: VersionInfo, right: VersionInfo) -> VersionDiff:

@@ -16,25 +16,38 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.exc import DBAPIError
 
+from nbalife.errors import LockHeld
 from nbalife.registry.records import FileEntry, Pending, SwitchRecord, VersionInfo
 from nbalife.store import schema
-from nbalife.store.engine import lock_for_write
+from nbalife.store.engine import lock_for_write, sqlstate
 from nbalife.store.times import from_db_time, to_db_time
 from nbalife.versions import ChangeKind, newest_first
 
 V, F, A, P, S, Q = (schema.registry_versions, schema.registry_files, schema.registry_artifacts,
                     schema.registry_production, schema.registry_switches, schema.registry_pending)
 CANDIDATE, PRODUCTION, RETIRED, DELETED = "candidate", "production", "retired", "deleted"
+LOCK_NOT_AVAILABLE = "55P03"
 
 
-def lock(conn: Connection) -> str | None:
-    """Take the registry's write lock for the rest of ``conn``'s transaction; returns production."""
+def lock(conn: Connection, wait_s: float | None = None) -> str | None:
+    """Take the registry's write lock for the rest of ``conn``'s transaction, waiting at most
+    ``wait_s`` seconds on PostgreSQL (then LockHeld; SQLite waits its busy timeout); returns
+    production."""
     lock_for_write(conn)
     query = select(P.c.version).where(P.c.id == 1)
     if conn.dialect.name != "sqlite":
+        if wait_s is not None:
+            conn.execute(select(func.set_config("lock_timeout", f"{max(int(wait_s * 1000), 1)}ms", True)))
         query = query.with_for_update()
-    row = conn.execute(query).first()
+    try:
+        row = conn.execute(query).first()
+    except DBAPIError as exc:
+        if sqlstate(exc) == LOCK_NOT_AVAILABLE:
+            raise LockHeld(f"another registry change held the store's registry lock for more than {wait_s:g} s "
+                           "(registry.lock_wait_s); nothing was written, run it again") from None
+        raise
     if row is None:  # a store created at this revision always has it; be tolerant of a bare table
         conn.execute(insert(P).values(id=1, version=None, since=None))
         return None

@@ -35,11 +35,12 @@ GATED_METRICS = ("mae", "coverage")
 def open_registry(home: Path, engine: Engine, settings: Settings, *, lock_wait_s: float | None = None,
                   fault_delay_s: float = 0.0, now: dt.datetime | None = None,
                   carry_pending: bool = True) -> Registry:
-    """The Registry of ``home`` on the store behind ``engine``. Unless ``carry_pending`` is
-    False, a promotion the freeze deferred is carried out first (re-gated) once the freeze is
-    over: every command that touches the registry does it (one cheap query when none waits).
-    ``lock_wait_s`` is accepted for callers of the file-lock era; the store's row lock waits."""
-    registry = Registry(home, engine, fault_delay_s=fault_delay_s)
+    """The Registry of ``home`` on the store behind ``engine``, whose mutations wait at most
+    ``lock_wait_s`` (default ``registry.lock_wait_s``) for another one. Unless ``carry_pending``
+    is False, a promotion the freeze deferred is carried out first (re-gated) once the freeze is
+    over: every command that touches the registry does it (one cheap query when none waits)."""
+    wait = settings.registry.lock_wait_s if lock_wait_s is None else lock_wait_s
+    registry = Registry(home, engine, fault_delay_s=fault_delay_s, lock_wait_s=wait)
     if carry_pending and registry.any_pending():
         carry_out_pending(registry, engine, settings, now=now or dt.datetime.now(dt.timezone.utc))
     return registry

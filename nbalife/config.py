@@ -155,6 +155,7 @@ class RegistrySettings:
     lock_wait_s: float = field(default=10.0, metadata=_range(0, 3600))
     freeze: str | None = field(default="19:00-01:00 America/New_York",
                                metadata={**_range(nullable=True), "check": _freeze_rule})
+    keep_predicted_days: int = field(default=400, metadata=_range(0, 100000))
 
 
 def _webhook_rule(url: str) -> None:

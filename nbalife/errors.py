@@ -54,3 +54,9 @@ def quoted(value: object, limit: int = 80) -> str:
 def cut(text: str, limit: int = 80) -> str:
     """``text`` cut to ``limit`` characters, its head and tail kept."""
     return text if len(text) <= limit else text[: limit - 4] + "…" + text[-3:]
+
+
+class Deferred(NbalifeError):
+    """A change was recorded to be carried out later (a promotion inside the live-game freeze)."""
+
+    exit_code = 3

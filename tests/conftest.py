@@ -176,6 +176,24 @@ def install_production(home: Path, engine, tiny) -> str:  # noqa: ANN001
     return info.version
 
 
+def carry_registry(src_home: Path, dst_home: Path, engine) -> None:  # noqa: ANN001
+    """Register in ``engine``'s store the versions of ``src_home``'s own SQLite store (same numbers,
+    lineage and metadata) and promote its production: a copied home on another store (the
+    registry lives in the store, not in the home's folders)."""
+    from nbalife.registry import Registry
+
+    source, target = Registry(src_home), Registry(dst_home, engine)
+    for info in sorted((source.show(v) for v in source.versions()), key=lambda i: i.created_at):
+        files = {f.name: source.path_of(info.version) / f.name for f in info.files}
+        target.register(files, info.kind, base=info.parent, metrics=info.metrics, params=info.params,
+                        description=info.description, training_window=info.training_window,
+                        version=info.version, at=info.created_at)
+    current = source.current_version()
+    if current is not None:
+        target.promote(current, force=True, reason="copied home")
+    source.engine.dispose()
+
+
 def run_nbalife(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
                 timeout: float = 120) -> subprocess.CompletedProcess:
     """Run ``python -m nbalife`` as a real process."""

@@ -2,11 +2,12 @@
 
     python registry_crash_worker.py HOME DB_URL FAULT_DELAY_S OP [ARG...]
 
-OP is ``register SRC_DIR KIND``, ``promote VERSION``, ``rollback [VERSION]`` or ``gc KEEP``,
-run on the registry the commands use (services.registry.open_registry: the store's run lock,
-lifecycle events, journal reconciliation) with ``fault_delay_s`` sleeps between its steps;
-or ``cli ARG...``: an ``nbalife`` command line, run in this process once its modules are
-imported. Prints ``ready`` when imports are done (the parent starts its kill timer then),
+OP is ``register SRC_DIR KIND``, ``promote VERSION [force]``, ``rollback [VERSION]`` or
+``gc KEEP``, run on the registry the commands use (services.registry.open_registry: one store
+transaction per mutation, with its lifecycle event) with ``fault_delay_s`` sleeps between its
+steps; ``upgrade``: ``nbalife db upgrade`` of a store at the revision before the registry moved
+into it (importing HOME's folder registry); or ``cli ARG...``: an ``nbalife`` command line, run in
+this process once its modules are imported. Prints ``ready`` when imports are done (the parent starts its kill timer then),
 then exits with the operation's exit code.
 """
 
@@ -33,6 +34,15 @@ def main(argv: list[str]) -> int:
     if op == "cli":
         return run_cli(home, db_url, args)
     engine = make_engine(db_url)
+    if op == "upgrade":
+        import datetime as dt
+
+        from nbalife.services.db import upgrade
+
+        print("ready", flush=True)
+        upgrade(engine, home=Path(home), now=dt.datetime.now(dt.timezone.utc))
+        print("done upgrade", flush=True)
+        return 0
     open_store(engine)
     registry = open_registry(Path(home), engine, Settings(), lock_wait_s=30, fault_delay_s=float(delay))
     print("ready", flush=True)
@@ -40,7 +50,7 @@ def main(argv: list[str]) -> int:
         if op == "register":
             result = registry.register(Path(args[0]), args[1], description="crash test").version
         elif op == "promote":
-            result = registry.promote(args[0], reason="crash test").to_version
+            result = registry.promote(args[0], reason="crash test", force=args[1:] == ["force"]).to_version
         elif op == "rollback":
             result = registry.rollback(args[0] if args else None, reason="crash test").to_version
         elif op == "gc":

@@ -79,10 +79,14 @@ def test_bad_input_is_exit_2_naming_the_value(cli_db, versions: tuple[str, str])
         assert message in result.output and len(result.output.strip().splitlines()) == 1, result.output
 
 
-def test_candidate_failing_verification_is_refused(cli_db, home: Path, versions: tuple[str, str]) -> None:
+def test_candidate_failing_verification_is_refused(cli_db, engine, versions: tuple[str, str]) -> None:  # noqa: ANN001
+    from sqlalchemy import update
+
     _, candidate = versions
-    victim = next(p for p in (home / "model_registry" / candidate).iterdir() if p.name != "metadata.json")
-    victim.write_bytes(victim.read_bytes() + b"tampered")
+    files = schema.registry_files
+    with engine.begin() as conn:  # the store lacks one of the candidate's artifacts
+        conn.execute(update(files).where(files.c.version == candidate, files.c.name == "lstm.npz")
+                     .values(sha256="0" * 64))
     result = cli_db("abtest", "start", "--candidate", candidate)
     assert result.exit_code == 2 and f"--candidate {candidate}: failed verification" in result.output
 
@@ -170,7 +174,7 @@ def test_crash_after_promotion_is_completed_by_the_next_advance(home: Path, engi
     with pytest.raises(RuntimeError):
         abtest.advance(engine, registry, settings, home, now=now)
     monkeypatch.undo()
-    assert Registry(home).current_version() == versions[1]
+    assert Registry(home, engine).current_version() == versions[1]
     assert abtest.status(engine, settings, now=now).test.status == "running"
     result = abtest.advance(engine, registry, settings, home, now=now)
     assert result.action == "promoted" and result.test.status == "promoted"
@@ -226,11 +230,11 @@ def test_predict_routes_through_the_running_test(home: Path, engine, versions: t
     games = load_games(repo_data / "nba_2021-22.csv")[:60]
     ids, patterns = list(games["game_id"]), games[PATTERN_COLUMNS].to_numpy(np.float32)
     now = dt.datetime.now(dt.timezone.utc)
-    production = load_model_set(Registry(home))
-    assert forecast_routed(engine, Registry(home), production, ids, patterns, now=now) is None
+    production = load_model_set(Registry(home, engine))
+    assert forecast_routed(engine, Registry(home, engine), production, ids, patterns, now=now) is None
     test = abtest.start(engine, open_registry(home, engine, tiny_model_set.settings), tiny_model_set.settings, home,
                         candidate=candidate, mode=mode, traffic=0.5, min_improvement=0.5, now=now)
-    result = forecast_routed(engine, Registry(home), production, ids, patterns, now=now)
+    result = forecast_routed(engine, Registry(home, engine), production, ids, patterns, now=now)
     with engine.connect() as conn:
         logged = {(r.game_id, r.arm, r.model_version) for r in conn.execute(schema.predictions.select())}
     if mode == "shadow":

@@ -36,7 +36,7 @@ def log_window(engine, home: Path, repo_data: Path, *, n: int, stretch: float,  
     from nbalife.store.games import upsert_games
 
     games = load_games(repo_data / "nba_2021-22.csv")[skip:skip + n].copy()
-    forecast(engine, load_model_set(Registry(home)), list(games["game_id"]),
+    forecast(engine, load_model_set(Registry(home, engine)), list(games["game_id"]),
              games[PATTERN_COLUMNS].to_numpy(np.float32), now=NOW - dt.timedelta(days=days_ago))
     games["d24"] = (games["d18"] + stretch * (games["d24"] - games["d18"])).round().astype(int)
     with engine.begin() as conn:
@@ -58,7 +58,7 @@ def test_drift_registers_a_patch_and_apply_promotes_it(cli_db, engine, home, pro
     fixed = report["recalibration"]
     assert fixed["version"] == "1.0.1" and not fixed["applied"]
     assert fixed["new_quantile"] > fixed["old_quantile"] and fixed["coverage_after"] >= 0.95
-    registry = Registry(home)
+    registry = Registry(home, engine)
     assert registry.current_version() == production
     info = registry.show("1.0.1")
     assert info.parent == production and info.kind.value == "recalibration"
@@ -103,7 +103,7 @@ def test_no_drift_and_too_few_exit_0(cli_db, engine, home, production, repo_data
     result, report = check(cli_db)
     assert result.exit_code == 0, result.output
     assert report["outcome"] == "ok" and report["recalibration"] is None
-    assert Registry(home).versions() == [production]
+    assert Registry(home, engine).versions() == [production]
 
 
 def test_the_sequential_rule_finds_drift_before_min_samples(cli_db, engine, home, production,
@@ -121,7 +121,7 @@ def test_the_sequential_rule_finds_drift_before_min_samples(cli_db, engine, home
     assert report["n"] == 50 < report["min_samples"] and report["cusum"] > report["cusum_threshold"]
     fixed = report["recalibration"]
     assert fixed["new_quantile"] > fixed["old_quantile"] and fixed["coverage_after"] >= 0.95
-    record = Registry(home).show(fixed["version"]).params["recalibration"]
+    record = Registry(home, engine).show(fixed["version"]).params["recalibration"]
     assert record["trigger"] == "sequential" and record["refit_n"] == report["min_samples"]
 
 
@@ -176,7 +176,7 @@ def test_a_failure_half_way_leaves_nothing(cli_db, engine, home, production, rep
     monkeypatch.setattr(AdaptiveConformal, "save", broken_save)
     result, _ = check(cli_db, "--apply")
     assert isinstance(result.exception, OSError)
-    assert Registry(home).versions() == [production] and Registry(home).current_version() == production
+    assert Registry(home, engine).versions() == [production] and Registry(home, engine).current_version() == production
     assert not [p for p in home.iterdir() if p.name.startswith(".derive-")]
     event = json.loads(cli_db("--json", "history", "--kind", "conformal_check").stdout)[0]
     assert event["outcome"] == "failed" and "disk full" in event["details"]["error"]
@@ -213,7 +213,7 @@ def test_a_dejavu_update_keeps_the_layers_evidence(cli_db, engine, home, product
     log_window(engine, home, repo_data, n=150, stretch=1.5)
     update = cli_db("--json", "dejavu", "update", env={"NBALIFE_DEJAVU__AUTO_PROMOTE": "true"})
     assert update.exit_code == 0, update.output
-    registry = Registry(home)
+    registry = Registry(home, engine)
     updated = registry.current_version()
     assert updated != production and registry.show(updated).parent == production
     result, report = check(cli_db)  # the update serves the same conformal.json: production's rows count
@@ -232,12 +232,12 @@ def test_in_a_freeze_apply_waits_once_then_applies(cli_db, engine, home, product
     log_window(engine, home, repo_data, n=150, stretch=1.5)
     result, report = check(cli_db, "--apply", env=frozen)
     assert result.exit_code == 1 and "freeze" in report["recalibration"]["refused"], result.output
-    registry = Registry(home)
+    registry = Registry(home, engine)
     assert registry.current_version() == production and sorted(registry.versions()) == [production, "1.0.1"]
     result, report = check(cli_db, "--apply", env=frozen)  # the next day, still frozen: no second version
     assert result.exit_code == 1 and "registered by an earlier check" in result.stderr, result.output
     assert report["recalibration"]["waiting"] and report["recalibration"]["version"] == "1.0.1"
     assert sorted(registry.versions()) == [production, "1.0.1"]
-    result, report = check(cli_db, "--apply")  # out of the freeze: the waiting one is promoted
-    assert report["recalibration"]["applied"] and registry.current_version() == "1.0.1", result.output
+    result, report = check(cli_db, "--apply")  # out of the freeze: the waiting 1.0.1 serves, no duplicate
+    assert registry.current_version() == "1.0.1" and registry.pending() == [], result.output
     assert sorted(registry.versions()) == [production, "1.0.1"]

@@ -50,7 +50,7 @@ def status_of(engine, home: Path, version: str):  # noqa: ANN001, ANN201
     from nbalife.services.conformal import online_status
 
     with engine.connect() as conn:
-        return online_status(conn, Registry(home), version)
+        return online_status(conn, Registry(home, engine), version)
 
 
 def test_the_stored_state_is_the_state_recomputed_from_the_log(engine, home, production, repo_data) -> None:
@@ -58,7 +58,7 @@ def test_the_stored_state_is_the_state_recomputed_from_the_log(engine, home, pro
     from nbalife.store.conformal_state import read_state
 
     play_days(engine, home, repo_data, days=8, stretch=1.6)
-    layer = AdaptiveConformal.load(Registry(home).path_of(production))
+    layer = AdaptiveConformal.load(Registry(home, engine).path_of(production))
     with engine.connect() as conn:
         stored = read_state(conn, layer.layer_id_)
     status = status_of(engine, home, production)
@@ -103,7 +103,7 @@ def test_a_re_versioned_layer_continues_its_recorded_state(engine, home, product
 
     play_days(engine, home, repo_data, days=5, stretch=1.6)
     before = status_of(engine, home, production)
-    registry = Registry(home)
+    registry = Registry(home, engine)
     info = registry.register(tiny_model_set.folder, ChangeKind.DEJAVU_UPDATE, base=production,
                              metrics={}, params={}, training_window={"last_date": "2021-06-01"},
                              description="same layer")
@@ -129,7 +129,7 @@ def test_a_recalibrated_layer_starts_from_its_recorded_start(cli_db, engine, hom
     fixed = report["recalibration"]
     assert done.exit_code == 1 and fixed["applied"], done.output
     assert fixed["old_quantile"] == pytest.approx(radius_now)
-    layer = AdaptiveConformal.load(Registry(home).path_of(fixed["version"]))
+    layer = AdaptiveConformal.load(Registry(home, engine).path_of(fixed["version"]))
     assert layer.start == pytest.approx(radius_now) and layer.quantile_ == pytest.approx(radius_now)
     play_days(engine, home, repo_data, days=1, first=10)
     status = status_of(engine, home, fixed["version"])
@@ -181,7 +181,7 @@ def test_the_gate_refuses_an_ensemble_worse_than_its_best_part(cli_db, engine, h
     from nbalife.services.model_loading import LoadedModelSet, load_model_set
 
     assert cli_db("data", "ingest", str(repo_data / "nba_2021-22.csv")).exit_code == 0
-    registry = Registry(home)
+    registry = Registry(home, engine)
     info = registry.register(tiny_model_set.folder, ChangeKind.LSTM_RETRAIN, base=production, metrics={},
                              params={}, training_window=registry.show(production).training_window)
     loaded = load_model_set(registry, info.version)

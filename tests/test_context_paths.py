@@ -15,7 +15,7 @@ from nbalife.interchange import FUTURE_COLUMNS, PATTERN_COLUMNS, write_games
 from nbalife.registry.gate import Gate
 from nbalife.simulate import simulate_season
 from nbalife.store import schema
-from tests.conftest import Cli, run_nbalife
+from tests.conftest import Cli, carry_registry, run_nbalife
 
 FAST = "lstm:\n  epochs: 2\n  hidden_size: 8\n  num_layers: 1\n  patience: 1\ndejavu:\n  k: 20\n"
 
@@ -42,9 +42,16 @@ def template(tmp_path_factory: pytest.TempPathFactory, games: pd.DataFrame) -> P
 @pytest.fixture
 def home(tmp_path: Path, template: Path, db_url: str) -> Cli:
     """The trained home on each backend, its store holding the 600 training games."""
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
+
     shutil.copytree(template, tmp_path / "home", symlinks=True)
     cli = Cli(tmp_path / "home", db_url)
     assert cli("data", "ingest", str(tmp_path / "home" / "history.csv")).exit_code == 0
+    engine = make_engine(db_url)
+    open_store(engine)
+    carry_registry(template, tmp_path / "home", engine)  # the registry lives in the store
+    engine.dispose()
     return cli
 
 

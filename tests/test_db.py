@@ -109,7 +109,9 @@ def test_empty_store_is_created_at_head_by_any_command(cli_db) -> None:
     status = json.loads(cli_db("--json", "db", "check").stdout)
     assert (status["revision"], status["head"], status["problem"]) == (migrate.head(), migrate.head(), None)
     assert status["tables"] == {"ab_tests": 0, "conformal_state": 0, "games": 0, "lifecycle_events": 0,
-                                "predictions": 0, "quarantined_predictions": 0}
+                                "predictions": 0, "quarantined_predictions": 0,
+                                "registry_artifacts": 0, "registry_files": 0, "registry_pending": 0,
+                                "registry_production": 1, "registry_switches": 0, "registry_versions": 0}
     assert status["backend"] in {"sqlite", "postgresql"} and status["server_version"]
 
 

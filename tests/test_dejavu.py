@@ -47,7 +47,7 @@ def test_update_adds_finished_games_only_and_keeps_the_window(cli_db, engine, ho
     assert report["cutoff"] == (TODAY - dt.timedelta(days=1)).isoformat()
     assert report["candidates"] == 27 and report["added"] == 27 and report["version"] == "1.1.0"
     assert not report["promoted"] and report["size_after"] == before["size"] + 27
-    registry = Registry(home)
+    registry = Registry(home, engine)
     assert registry.current_version() == production
     info = registry.show("1.1.0")
     assert info.parent == production and info.kind.value == "dejavu_update"

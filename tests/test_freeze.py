@@ -80,11 +80,12 @@ def test_promotion_waits_in_a_freeze_rollback_does_not_and_force_overrides(cli, 
     frozen = {"NBALIFE_REGISTRY__FREEZE": window_around_now()}
 
     waits = cli("--json", "registry", "promote", second, env=frozen)
-    assert waits.exit_code == 0, waits.output
+    assert waits.exit_code == 3, waits.output  # deferred, not dropped
     assert json.loads(waits.stdout)["frozen"] == frozen["NBALIFE_REGISTRY__FREEZE"]
-    assert json.loads(cli("--json", "registry", "current").stdout)["version"] == first
+    assert "(pending #1)" in waits.stderr
+    assert json.loads(cli("--json", "registry", "current", env=frozen).stdout)["version"] == first
     events = json.loads(cli("--json", "history", "--kind", "promote").stdout)
-    assert (events[0]["outcome"], events[0]["version"]) == ("frozen", second)
+    assert (events[0]["outcome"], events[0]["version"]) == ("deferred", second)
 
     forced = cli("registry", "promote", second, "--force", env=frozen)
     assert forced.exit_code == 0, forced.output

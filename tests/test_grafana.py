@@ -123,10 +123,10 @@ def exported(tmp_path_factory: pytest.TempPathFactory, tiny_model_set: Any, repo
         upsert_games(conn, trained_on, NOW)
         upsert_games(conn, games, NOW)
     sample = games.iloc[:30]
-    forecast(engine, load_model_set(Registry(home)), list(sample["game_id"]),
+    forecast(engine, load_model_set(Registry(home, engine)), list(sample["game_id"]),
              sample[PATTERN_COLUMNS].to_numpy("float32"), now=NOW - dt.timedelta(hours=1))
     assert sync(engine, now=NOW).resolved == 30
-    drift_check(engine, Registry(home), tiny_model_set.settings.drift, days=30, now=DRIFT_NOW)
+    drift_check(engine, Registry(home, engine), tiny_model_set.settings.drift, days=30, now=DRIFT_NOW)
     engine.dispose()
     job = subprocess.run([str(WRAPPER), "metrics-check", "--", sys.executable, "-m", "nbalife", "--home",
                           str(home), "--db", url, "metrics", "check"],

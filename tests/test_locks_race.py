@@ -44,7 +44,7 @@ def drifted_window(engine: Any, home: Path, repo_data: Path) -> None:
     from nbalife.store.games import upsert_games
 
     games = load_games(repo_data / "nba_2021-22.csv").iloc[:GAMES].copy()
-    forecast(engine, load_model_set(Registry(home)), list(games["game_id"]),
+    forecast(engine, load_model_set(Registry(home, engine)), list(games["game_id"]),
              games[PATTERN_COLUMNS].to_numpy(np.float32), now=NOW - dt.timedelta(days=1))
     games["d24"] = games["d18"] + 2 * (games["d24"] - games["d18"])
     with engine.begin() as conn:
@@ -93,7 +93,7 @@ def test_the_loser_of_a_two_process_race_exits_3_and_changes_nothing(
         repo_data: Path) -> None:
     production = install_production(home, engine, tiny_model_set)
     drifted_window(engine, home, repo_data)
-    registry = Registry(home)
+    registry = Registry(home, engine)
     versions = registry.versions()
     name, command = JOB
     job = ("--home", str(home), "--db", db_url, *command)

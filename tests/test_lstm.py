@@ -62,7 +62,7 @@ def test_held_out_games_follow_the_lstm_s_window_not_a_dejavu_update_s(cli_db, e
     pin_now(monkeypatch, END_OF_2021_22)
     (cli_db.home / "config.yaml").write_text(CONFIG + "  auto_promote: true\n")
     assert cli_db("dejavu", "update").exit_code == 0
-    production = Registry(cli_db.home).current()
+    production = Registry(cli_db.home, engine).current()
     assert (production.kind.value, production.training_window["last_date"]) == ("dejavu_update", "2022-04-10")
     result = cli_db("--json", "lstm", "retrain", "--force")
     assert result.exit_code in (0, 1), result.output
@@ -100,7 +100,7 @@ def test_a_failure_half_way_leaves_nothing(cli_db, engine, store, monkeypatch) -
     monkeypatch.setattr(training, "train", dies)
     result = cli_db("lstm", "retrain", "--force")
     assert result.exit_code == 2 and "diverged" in result.stderr
-    assert Registry(cli_db.home).versions() == ["1.0.0"]
+    assert Registry(cli_db.home, engine).versions() == ["1.0.0"]
     assert not [p.name for p in cli_db.home.iterdir() if p.name.startswith(".retrain-")]
     [event] = events(engine)
     assert event.outcome == "failed" and event.details["error"].startswith("LSTM training diverged")
@@ -135,7 +135,7 @@ def test_gate_rejects_corrupted_targets_and_accepts_a_changed_regime(cli_db, eng
     report = json.loads(result.stdout)
     scores = {s["model"]: s["mae"] for s in report["scores"]}
     assert scores["candidate"] > scores["production"] + 1.0 and report["scores"][0]["n"] == len(held)
-    assert report["version"] is None and Registry(cli.home).versions() == [production]
+    assert report["version"] is None and Registry(cli.home, engine).versions() == [production]
 
     # A changed regime: from 2021-22 on, the home side gains 6 points over the last six minutes.
     shifted = new.copy()
@@ -148,7 +148,7 @@ def test_gate_rejects_corrupted_targets_and_accepts_a_changed_regime(cli_db, eng
     assert report["outcome"] == "registered" and report["version"] == "1.1.0"
     assert report["improvement"] >= 0.1 and report["improvement"] > 3 * report["improvement_se"]
     assert {t["name"] for t in report["triggers"] if t["fired"]} >= {"volume"}
-    registry = Registry(cli.home)
+    registry = Registry(cli.home, engine)
     info = registry.show("1.1.0")
     assert (info.parent, info.kind.value, registry.current_version()) == (production, "lstm_retrain", production)
     assert (info.training_window["holdout_first"], info.training_window["holdout_last"]) == (boundary, "2022-04-10")

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from nbalife.interchange import FUTURE_COLUMNS, load_games, write_games
 from nbalife.simulate import simulate_season
 from nbalife.store import schema
-from tests.conftest import Cli, run_nbalife
+from tests.conftest import Cli, carry_registry, run_nbalife
 
 FAST = "lstm:\n  epochs: 3\n  hidden_size: 16\n  num_layers: 1\n  patience: 2\ndejavu:\n  k: 20\n"
 
@@ -48,10 +48,17 @@ def trained_template(tmp_path_factory: pytest.TempPathFactory, season: dict[str,
 @pytest.fixture
 def trained(tmp_path: Path, trained_template: Path, db_url: str, season: dict[str, Path]) -> Cli:
     """A copy of the trained home, on each backend (the fresh store gets the history too)."""
+    from nbalife.store.engine import make_engine
+    from nbalife.store.migrate import open_store
+
     home = tmp_path / "home"
     shutil.copytree(trained_template, home, symlinks=True)
     cli = Cli(home, db_url)
     assert cli("data", "ingest", str(season["history"])).exit_code == 0
+    engine = make_engine(db_url)
+    open_store(engine)
+    carry_registry(trained_template, home, engine)
+    engine.dispose()
     return cli
 
 
@@ -228,14 +235,25 @@ def test_no_production_model_yet(cli, season: dict[str, Path]) -> None:
 
 
 def test_corrupt_artifact_is_refused(trained: Cli, season: dict[str, Path]) -> None:
-    target = trained.home / "model_registry" / "1.0.0" / "lstm.npz"
-    target.parent.chmod(0o755)
-    target.chmod(0o644)
-    data = bytearray(target.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    target.write_bytes(bytes(data))
+    from sqlalchemy import update
+
+    from nbalife.registry import Registry
+    from nbalife.store.engine import make_engine
+
+    engine = make_engine(trained.db_url)
+    entry = next(f for f in Registry(trained.home, engine).show("1.0.0").files if f.name == "lstm.npz")
+    artifacts = schema.registry_artifacts
+    with engine.begin() as conn:  # a flipped byte in the store: the local copy is rebuilt from it, or not at all
+        data = bytearray(conn.execute(select(artifacts.c.bytes).where(artifacts.c.sha256 == entry.sha256)).scalar_one())
+        data[len(data) // 2] ^= 0x01
+        conn.execute(update(artifacts).where(artifacts.c.sha256 == entry.sha256).values(bytes=bytes(data)))
+    engine.dispose()
+    target = trained.home / "model_registry" / "1.0.0"
+    target.chmod(0o755)
+    (target / "lstm.npz").chmod(0o644)
+    (target / "lstm.npz").unlink()
     result = trained("predict", "--input", str(season["patterns"]))
-    assert result.exit_code == 2 and "lstm.npz" in result.stderr
+    assert result.exit_code == 1 and "lstm.npz" in result.stderr
     assert count_predictions(trained) == 0
 
 

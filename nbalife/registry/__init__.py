@@ -1,29 +1,22 @@
-"""Model registry: immutable, checksummed model sets and an atomic production pointer.
+"""Model registry: immutable, checksummed model sets and the production pointer, in the SQL store.
 
-On disk, under the nbalife home::
+In the store (nbalife.store.schema, ``registry_*`` tables): each version with its kind, parent,
+metadata and state (candidate, production, retired, deleted), the sha256 and size of each of its
+files, the artifacts content-addressed by sha256, the production pointer (one row), every switch
+of production (who, when, from, to, why), and the promotions a live-game freeze deferred. Every
+mutation is one transaction, with its lifecycle event, that starts by locking the pointer row.
 
-    model_registry/<semver>/          one model set: artifact files + metadata.json (read-only)
-    model_registry/HISTORY.jsonl      crash journal: one JSON line per mutation (register/promote/rollback/gc/recover)
-    model_registry/.tmp-*, .trash-*   leftovers of an interrupted register or gc: ignored, then cleaned
+In each nbalife home, the verified local copy of what it uses::
+
+    model_registry/<semver>/          artifact files + metadata.json written from the store (read-only)
+    model_registry/.tmp-*, .trash-*   leftovers of an interrupted materialisation (removed by gc)
     .train-*, .retrain-*, .derive-*   staging folders of jobs building a set (flocked while in use)
     models/current                    relative symlink -> ../model_registry/<semver> (production)
-    locks/registry.lock               default flock serialising mutations (services pass the run lock)
 
-Atomicity: a model set is written into ``.tmp-*``, fsynced (files, then folder) and renamed
-into place, so a version folder is complete or absent. Production switches by replacing the
-``models/current`` symlink (temp symlink + ``os.replace`` + fsync of ``models/``). gc renames a
-version to ``.trash-*`` before removing it. A promotion or rollback appends its history line
-(fsynced) *before* swapping the pointer: a crash in between leaves production as it was, and
-the next mutation appends a ``recover`` line saying the switch did not happen. Every mutation
-starts, under the lock, by cutting a torn last history line and removing crash leftovers
-(stale staging folders too), finishing a gc killed mid-way (gc journals before deleting),
-journalling a version whose register line a kill lost, and reconciling the journal with the
-lifecycle events (see nbalife.registry.recovery).
-
-"Previous production" is replayed from the history: promote pushes onto a stack of production
-versions, rollback pops back to its target, so repeated ``rollback`` steps further back.
-A version number, once registered, is never reused, even after gc. A new version derives from
-a base (production by default), its parent: see nbalife.versions for the numbering.
+One line of production history: a promotion must be a fast-forward of production, a rollback
+returns only to a version that served, gc never deletes what production still serves or what
+made recent predictions and leaves a tombstone. A version number, once registered, is never
+reused. A new version derives from a base (production by default): see nbalife.versions.
 """
 
 from nbalife.registry.core import NO_PRODUCTION, Check, Registry
@@ -34,10 +27,11 @@ from nbalife.registry.records import (
     FileEntry,
     FileProblem,
     GcResult,
+    Pending,
     Production,
-    RegistryEvent,
     Status,
     Switch,
+    SwitchRecord,
     VersionDiff,
     VersionInfo,
     VersionRow,
@@ -56,11 +50,12 @@ __all__ = [
     "GcResult",
     "Gate",
     "GateResult",
+    "Pending",
     "Production",
     "Registry",
-    "RegistryEvent",
     "Status",
     "Switch",
+    "SwitchRecord",
     "VersionDiff",
     "VersionInfo",
     "VersionRow",

@@ -64,8 +64,22 @@ class Gate:
         return out
 
     def __call__(self, candidate: VersionInfo, production: VersionInfo | None) -> Verdict:
-        """The verdict on ``candidate``'s recorded metrics against ``production``'s."""
-        return Verdict(tuple(self.failures(candidate.metrics, None if production is None else production.metrics)))
+        """The verdict on ``candidate``'s recorded metrics against ``production``'s. A derived
+        version recorded as not scored (no games neither it nor its base was fitted on) is
+        judged on its base's held-out figures (``base_held_out``), and the verdict says so."""
+        figures, details = held_out_figures(candidate.metrics)
+        return Verdict(tuple(self.failures(figures, None if production is None else production.metrics)), details)
+
+
+def held_out_figures(metrics: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """The figures a held-out gate judges: the version's own, or for a derived version not
+    scored at registration, its base's held-out figures (named in the details)."""
+    base = metrics.get("base_held_out")
+    if "not_scored" in metrics and not is_number(metrics.get("mae")) and isinstance(base, dict):
+        own = {k: v for k, v in metrics.items() if k not in ("mae", "coverage")}
+        return {**own, **{k: v for k, v in base.items() if k != "version"}}, {
+            "judged_on": f"base {base.get('version')}'s held-out figures (not scored itself)"}
+    return metrics, {}
 
 
 @dataclass(frozen=True)

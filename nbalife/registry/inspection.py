@@ -1,54 +1,10 @@
-"""Read-only looks at model sets: a folder against its metadata, two versions side by side,
-and where each version stands."""
+"""Read-only looks at model sets: two versions side by side."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Collection
-from pathlib import Path
 from typing import Any
 
-from nbalife.errors import BadInput
-from nbalife.registry import metadata, storage
-from nbalife.registry.records import DiffRow, FileProblem, Status, VersionDiff, VersionInfo, VersionRow, VerifyReport
-from nbalife.versions import parse_version
-
-
-def verify_folder(version: str, directory: Path) -> VerifyReport:
-    """Recompute sha256 and size of every file against metadata.json; report each
-    mismatched, missing or unexpected file (or broken metadata) instead of raising."""
-    try:
-        info = metadata.load(directory)
-    except BadInput as exc:
-        return VerifyReport(version, False, (FileProblem(metadata.METADATA, "metadata", None, str(exc)),))
-    problems = []
-    for entry in info.files:
-        path = directory / entry.name
-        if not os.path.lexists(path):
-            problems.append(FileProblem(entry.name, "missing"))
-            continue
-        if path.is_symlink() or not path.is_file():
-            problems.append(FileProblem(entry.name, "not a regular file"))
-            continue
-        sha, size = storage.hash_file(path)
-        if size != entry.size:
-            problems.append(FileProblem(entry.name, "size", str(entry.size), str(size)))
-        elif sha != entry.sha256:
-            problems.append(FileProblem(entry.name, "checksum", entry.sha256, sha))
-    known = {e.name for e in info.files} | {metadata.METADATA}
-    problems.extend(
-        FileProblem(p.name, "unexpected") for p in sorted(directory.iterdir()) if p.name not in known
-    )
-    return VerifyReport(version, not problems, tuple(problems))
-
-
-def require_ok(report: VerifyReport, directory: Path) -> None:
-    """BadInput naming the first problem of a failed verification (and how many more)."""
-    if not report.ok:
-        first = report.problems[0]
-        where = "" if first.problem == "metadata" else f"{directory / first.name}: "
-        more = f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""
-        raise BadInput(f"version {report.version} failed verification: {where}{first.describe()}{more}")
+from nbalife.registry.records import DiffRow, VersionDiff, VersionInfo
 
 
 def diff(left: VersionInfo, right: VersionInfo) -> VersionDiff:
@@ -62,46 +18,6 @@ def diff(left: VersionInfo, right: VersionInfo) -> VersionDiff:
     rf = {f.name: {"sha256": f.sha256, "size": f.size} for f in right.files}
     rows.extend(_row("file", k, lf.get(k), rf.get(k)) for k in sorted(lf.keys() | rf.keys()))
     return VersionDiff(left.version, right.version, tuple(rows))
-
-
-def row(
-    directory: Path,
-    *,
-    current: str | None,
-    previous: str | None,
-    ab_versions: Collection[str],
-    was_production: Collection[str],
-) -> VersionRow:
-    """One line of `list` for the version in ``directory``; BROKEN with the problem in
-    ``error`` when its metadata.json is unreadable."""
-    try:
-        info = metadata.load(directory)
-    except BadInput as exc:
-        return VersionRow(directory.name, Status.BROKEN, None, None, "", {}, str(exc))
-    status = status_of(directory.name, current=current, previous=previous, ab_versions=ab_versions,
-                       was_production=was_production)
-    return VersionRow(info.version, status, info.created_at, info.kind, info.description, info.metrics)
-
-
-def status_of(
-    version: str,
-    *,
-    current: str | None,
-    previous: str | None,
-    ab_versions: Collection[str],
-    was_production: Collection[str],
-) -> Status:
-    """Production, previous, under an A/B test, a candidate (newer than production and never
-    production), or archived."""
-    if version == current:
-        return Status.PRODUCTION
-    if version == previous:
-        return Status.PREVIOUS
-    if version in ab_versions:
-        return Status.AB_TEST
-    if version not in was_production and (current is None or parse_version(version) > parse_version(current)):
-        return Status.CANDIDATE
-    return Status.ARCHIVED
 
 
 def _row(section: str, name: str, a: Any, b: Any) -> DiffRow:

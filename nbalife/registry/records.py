@@ -19,6 +19,7 @@ class Status(str, Enum):
     AB_TEST = "ab_test"
     CANDIDATE = "candidate"
     ARCHIVED = "archived"
+    DELETED = "deleted"
     BROKEN = "broken"
 
 
@@ -33,7 +34,10 @@ class FileEntry:
 
 @dataclass(frozen=True)
 class VersionInfo:
-    """A registered model set: its metadata.json plus where it lives."""
+    """A registered model set as the store records it, and ``path``, where this home keeps its
+    local copy (materialised on demand). ``state`` is candidate, production, retired or deleted
+    (a tombstone: metadata and lineage, no artifacts, ``deleted_at`` set); ``retired`` names the
+    stale candidates its registration retired."""
 
     version: str
     created_at: datetime
@@ -46,6 +50,15 @@ class VersionInfo:
     nbalife_version: str
     files: tuple[FileEntry, ...]
     path: Path
+    state: str = "candidate"
+    deleted_at: datetime | None = None
+    created_by: str = ""
+    retired: tuple[str, ...] = ()
+
+    @property
+    def tombstone(self) -> str | None:
+        """"deleted by gc on D" for a deleted version, else None."""
+        return None if self.deleted_at is None else f"deleted by gc on {self.deleted_at.date().isoformat()}"
 
 
 @dataclass(frozen=True)
@@ -59,6 +72,7 @@ class VersionRow:
     description: str
     metrics: dict[str, Any]
     error: str | None = None
+    deleted_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,7 @@ class VerifyReport:
     version: str
     ok: bool
     problems: tuple[FileProblem, ...] = ()
+    rematerialised: bool = False
 
 
 @dataclass(frozen=True)
@@ -108,20 +123,47 @@ class VersionDiff:
 
 
 @dataclass(frozen=True)
-class RegistryEvent:
-    """A registry mutation: one line of HISTORY.jsonl and one lifecycle-event callback.
+class SwitchRecord:
+    """One row of the history of production: who moved it, when, from what to what, and why.
+    action is promote, rollback or auto (a deferred promotion carried out after the freeze)."""
 
-    action is register, promote, rollback, gc or recover (an interrupted switch found and
-    written off by the next mutation; production did not change)."""
-
-    time: datetime
+    id: int
+    at: datetime
+    who: str
+    host: str
     action: str
     from_version: str | None
-    to_version: str | None
+    to_version: str
     reason: str
-    user: str
-    host: str
+    forced: bool
     details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def time(self) -> datetime:
+        """When it happened (the name the folder-era history used)."""
+        return self.at
+
+    @property
+    def user(self) -> str:
+        return self.who
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A promotion the live-game freeze deferred: ``state`` waiting, done, refused or cancelled."""
+
+    id: int
+    asked_at: datetime
+    who: str
+    host: str
+    action: str
+    version: str
+    reason: str
+    force: bool
+    not_before: datetime
+    state: str
+    done_at: datetime | None = None
+    outcome: str | None = None
 
 
 @dataclass(frozen=True)
@@ -136,6 +178,7 @@ class Switch:
     forced: bool
     gate_failures: tuple[str, ...]
     path: Path
+    lost: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -149,6 +192,10 @@ class Production:
 
 @dataclass(frozen=True)
 class GcResult:
+    """What gc deleted (now tombstones), what it kept, why each protected version was kept,
+    and the local folders and staging leftovers it removed from this home."""
+
     deleted: tuple[str, ...]
     kept: tuple[str, ...]
     cleaned: tuple[str, ...]
+    protected: dict[str, str] = field(default_factory=dict)

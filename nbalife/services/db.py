@@ -59,7 +59,7 @@ def upgrade(engine: Engine, *, home: Path, now: dt.datetime) -> Upgrade:
     """Migrate the store to head under the ``db`` run lock, in one transaction with its event."""
     with run_lock("db", home=home, engine=engine), reachable(engine):
         with migrate.schema_transaction(engine) as conn:
-            before, applied = migrate.migrate(conn)
+            before, applied = migrate.migrate(conn, home=home)
             record_event(conn, "db_upgrade", "ok", at=now,
                          details={"from": before, "to": migrate.head(), "applied": applied})
     return Upgrade(redact(str(engine.url)), before, migrate.head(), applied)

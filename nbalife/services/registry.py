@@ -1,6 +1,6 @@
-"""The registry as operators use it: each operation one call, wired to the store's lock and
-lifecycle events (whose kinds are the journal's actions: register, promote, rollback, gc,
-recover)."""
+"""The registry as operators use it: each operation one call on the store-backed Registry, with
+the promotion gate, the live-game freeze (which defers a promotion, never drops it) and the
+retention rules gc follows."""
 
 from __future__ import annotations
 
@@ -10,57 +10,40 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Engine
 
 from nbalife.config import Settings
 from nbalife.errors import BadInput, CheckFailed, unreadable
-from nbalife.locks import run_lock
 from nbalife.registry import (
     GateResult,
     GcResult,
+    Pending,
     Registry,
-    RegistryEvent,
     Switch,
     VersionInfo,
     Verdict,
     VersionRow,
     VerifyReport,
 )
+from nbalife.registry import rows as registry_rows
 from nbalife.store.abtests import active_versions
 from nbalife.store.engine import reachable
-from nbalife.store.events import event_keys, production_switches, record_event
-from nbalife.store.times import to_db_time
 
 GATED_METRICS = ("mae", "coverage")
-JOURNAL_KINDS = frozenset({"register", "promote", "rollback", "gc", "recover"})
 
 
 def open_registry(home: Path, engine: Engine, settings: Settings, *, lock_wait_s: float | None = None,
-                  fault_delay_s: float = 0.0) -> Registry:
-    """A Registry whose mutations take the run lock and are written to the lifecycle log, and
-    whose recovery gives every journal line its event (``fault_delay_s``: crash tests only)."""
+                  fault_delay_s: float = 0.0, now: dt.datetime | None = None,
+                  carry_pending: bool = True) -> Registry:
+    """The Registry of ``home`` on the store behind ``engine``, whose mutations wait at most
+    ``lock_wait_s`` (default ``registry.lock_wait_s``) for another one. Unless ``carry_pending``
+    is False, a promotion the freeze deferred is carried out first (re-gated) once the freeze is
+    over: every command that touches the registry does it (one cheap query when none waits)."""
     wait = settings.registry.lock_wait_s if lock_wait_s is None else lock_wait_s
-
-    def on_event(event: RegistryEvent) -> None:
-        with reachable(engine), engine.begin() as conn:
-            _record(conn, event, "ok")
-
-    def reconcile(journal: list[tuple[RegistryEvent, str]]) -> None:
-        with reachable(engine), engine.begin() as conn:
-            recorded = event_keys(conn, JOURNAL_KINDS)
-            for event, outcome in journal:
-                if (event.action, to_db_time(event.time), event.to_version) not in recorded:
-                    _record(conn, event, outcome, backfilled=True)
-
-    return Registry(home, lock=lambda: run_lock("registry", home=home, engine=engine, wait_s=wait),
-                    on_event=on_event, reconcile=reconcile, fault_delay_s=fault_delay_s)
-
-
-def _record(conn: Connection, event: RegistryEvent, outcome: str, *, backfilled: bool = False) -> None:
-    """The lifecycle event of one journal line: same kind, time and version (its key)."""
-    details = {"from": event.from_version, "to": event.to_version, "reason": event.reason, **event.details,
-               **({"backfilled": True} if backfilled else {})}
-    record_event(conn, event.action, outcome, at=event.time, version=event.to_version, details=details)
+    registry = Registry(home, engine, fault_delay_s=fault_delay_s, lock_wait_s=wait)
+    if carry_pending and registry.any_pending():
+        carry_out_pending(registry, engine, settings, now=now or dt.datetime.now(dt.timezone.utc))
+    return registry
 
 
 def register(
@@ -105,17 +88,35 @@ def read_metrics(path: Path | None) -> dict[str, Any]:
 @dataclass(frozen=True)
 class Promotion:
     """The gate's verdict and, unless it refused, the switch; ``failure`` is set on refusal;
-    ``frozen`` names the live-game freeze window that made the promotion wait (no gate ran)."""
+    ``frozen`` names the live-game freeze that deferred the promotion, recorded as ``pending``
+    (no gate ran: it runs when the promotion is carried out)."""
 
     gate: GateResult | None
     switch: Switch | None
     failure: str | None
     frozen: str | None = None
+    pending: Pending | None = None
+
+    @property
+    def deferred(self) -> str | None:
+        """"deferred until HH:MM America/New_York (pending #N)", or None."""
+        return None if self.pending is None else deferred_line(self.pending, self.frozen)
+
+
+def deferred_line(pending: Pending, freeze: str | None) -> str:
+    """How a deferred promotion is announced, in the freeze's own time zone."""
+    from zoneinfo import ZoneInfo
+
+    zone = (freeze or "").strip().rpartition(" ")[2] or "America/New_York"
+    until = pending.not_before.astimezone(ZoneInfo(zone)).strftime("%H:%M")
+    return f"deferred until {until} {zone} (pending #{pending.id})"
 
 
 def waiting_for_freeze(promotion: Promotion) -> str | None:
-    """Why a promotion did not happen when a live-game freeze made it wait, else None."""
-    return f"promotion waits for the live-game freeze {promotion.frozen!r}" if promotion.frozen else None
+    """Why a promotion did not happen yet when the live-game freeze deferred it, else None."""
+    if promotion.pending is None:
+        return None
+    return f"promotion of {promotion.pending.version} waits for the live-game freeze: {promotion.deferred}"
 
 
 def active_freeze(settings: Settings, now: dt.datetime) -> str | None:
@@ -124,6 +125,29 @@ def active_freeze(settings: Settings, now: dt.datetime) -> str | None:
 
     text = settings.registry.freeze
     return text if text and parse_freeze(text).active(now) else None
+
+
+def freeze_end(settings: Settings, now: dt.datetime) -> dt.datetime:
+    """When the freeze active at ``now`` ends (the first minute after it that is outside every window)."""
+    from zoneinfo import ZoneInfo
+
+    from nbalife.ops.freeze import parse_freeze
+
+    freeze = parse_freeze(settings.registry.freeze or "")
+    zone = ZoneInfo(freeze.zone)
+    local = now.astimezone(zone)
+    moment = local
+    for _ in range(3):  # windows may chain: step to each end in turn
+        ends = []
+        for start, end in freeze.windows:
+            candidate = dt.datetime.combine(moment.date(), end, tzinfo=zone)
+            while candidate <= moment:
+                candidate += dt.timedelta(days=1)
+            ends.append(candidate)
+        moment = min(ends)
+        if not freeze.active(moment.astimezone(dt.timezone.utc)):
+            break
+    return moment.astimezone(dt.timezone.utc)
 
 
 def promote(
@@ -136,22 +160,24 @@ def promote(
     force: bool = False,
     reason: str = "",
     override_freeze: bool = False,
+    pending_id: int | None = None,
 ) -> Promotion:
-    """Make ``version`` production if it loads as a model set and passes the gate against
-    production (services.gate); ``force`` overrides the gate, never the load. A refusal is
-    recorded as a ``promote`` event with outcome ``refused`` and returned, not raised.
+    """Make ``version`` production if it descends from production (fast-forward; the Registry
+    refuses otherwise, naming what it would drop), loads as a model set and passes the gate
+    against production (services.gate); ``force`` overrides the fast-forward rule and the gate,
+    never the load. A gate refusal is recorded as a ``promote`` event with outcome ``refused``
+    and returned, not raised.
 
-    Inside the live-game freeze the promotion waits (event outcome ``frozen``) unless
-    ``override_freeze``; with no production yet nothing is serving, so nothing waits."""
+    Inside the live-game freeze the promotion is recorded as pending (``promote`` event,
+    outcome ``deferred``) unless ``override_freeze``; with no production yet nothing is serving,
+    so nothing waits. The first command after the freeze carries it out, re-gated."""
     from nbalife.services import gate
     from nbalife.services.model_loading import load_model_set
 
     frozen = None if override_freeze or registry.current_version() is None else active_freeze(settings, now)
     if frozen:
-        with reachable(engine), engine.begin() as conn:
-            record_event(conn, "promote", "frozen", at=now, version=version,
-                         details={"reason": reason, "freeze": frozen})
-        return Promotion(None, None, None, frozen)
+        entry = registry.defer(version, not_before=freeze_end(settings, now), reason=reason, force=force, at=now)
+        return Promotion(None, None, None, frozen, entry)
 
     verdicts: list[GateResult] = []
 
@@ -160,11 +186,15 @@ def promote(
         verdicts.append(gate.judge(settings, engine, registry, candidate, loaded, production, now=now))
         return Verdict(verdicts[-1].reasons, {"gate": asdict(verdicts[-1])})
 
+    action = "auto" if pending_id is not None else "promote"
     try:
-        switch = registry.promote(version, gate=check, force=force, reason=reason, at=now)
+        switch = registry.promote(version, gate=check, force=force, reason=reason, at=now, action=action,
+                                  pending_id=pending_id)
     except CheckFailed as exc:
         if not verdicts or verdicts[-1].passed:
             raise
+        from nbalife.store.events import record_event
+
         with reachable(engine), engine.begin() as conn:
             record_event(conn, "promote", "refused", at=now, version=version,
                          details={"reason": reason, "gate": asdict(verdicts[-1])})
@@ -172,8 +202,58 @@ def promote(
     return Promotion(verdicts[-1], switch, None)
 
 
+@dataclass(frozen=True)
+class CarriedOut:
+    """A deferred promotion that was due: what became of it (``promoted`` or the refusal)."""
+
+    pending: Pending
+    promoted: bool
+    outcome: str
+
+
+def carry_out_pending(registry: Registry, engine: Engine, settings: Settings, *,
+                      now: dt.datetime) -> list[CarriedOut]:
+    """Carry out, re-gated, every promotion the freeze deferred, oldest first, once no freeze is
+    active at ``now``; one that is refused is closed as ``refused`` with the reason."""
+    if active_freeze(settings, now):
+        return []
+    done = []
+    for entry in registry.pending():
+        try:
+            result = promote(registry, engine, settings, entry.version, now=now, force=entry.force,
+                             reason=f"pending #{entry.id}: {entry.reason}".rstrip(": "), override_freeze=True,
+                             pending_id=entry.id)
+        except BadInput as exc:
+            if "no longer waiting" in str(exc):
+                continue  # another host carried it out first
+            done.append(CarriedOut(entry, False, _close(registry, entry, str(exc), now)))
+            continue
+        except CheckFailed as exc:
+            done.append(CarriedOut(entry, False, _close(registry, entry, str(exc), now)))
+            continue
+        if result.failure:
+            done.append(CarriedOut(entry, False, _close(registry, entry, result.failure, now)))
+        else:
+            done.append(CarriedOut(entry, True, f"promoted {entry.version}"))
+    return done
+
+
+def _close(registry: Registry, entry: Pending, why: str, now: dt.datetime) -> str:
+    try:
+        registry.settle(entry.id, "refused", why, at=now)
+    except BadInput:
+        pass  # settled meanwhile by another host
+    return why
+
+
+def cancel(registry: Registry, number: int, *, now: dt.datetime) -> Pending:
+    """Drop the deferred promotion ``number`` (``promote`` event, outcome ``cancelled``)."""
+    return registry.settle(number, "cancelled", "cancelled by the operator", at=now)
+
+
 def rollback(registry: Registry, version: str | None, *, now: dt.datetime, reason: str = "") -> Switch:
-    """Production back to ``version`` (default: the previous production) once it loads, at ``now``."""
+    """Production back to ``version`` (default: the previous production), a version that served
+    before, once it loads, at ``now``. Allowed during the freeze."""
     from nbalife.services.model_loading import load_model_set
 
     def loads(target: VersionInfo, _production: VersionInfo | None) -> Verdict:
@@ -183,14 +263,19 @@ def rollback(registry: Registry, version: str | None, *, now: dt.datetime, reaso
     return registry.rollback(version, reason=reason, check=loads, at=now)
 
 
-def collect_garbage(registry: Registry, engine: Engine, settings: Settings, keep: int | None) -> GcResult:
-    """Delete all but the newest ``keep`` (default: ``registry.keep_versions``) versions, never
-    production, the previous one, or one under an active A/B test."""
-    return registry.gc(settings.registry.keep_versions if keep is None else keep, protected=ab_protected(engine))
+def collect_garbage(registry: Registry, engine: Engine, settings: Settings, keep: int | None, *,
+                    now: dt.datetime | None = None) -> GcResult:
+    """Delete all but the newest ``keep`` (default: ``registry.keep_versions``) versions; never
+    production, the previous one, an A/B version, an ancestor whose layer production serves, or
+    a version with predictions in the last ``registry.keep_predicted_days`` days."""
+    now = now or dt.datetime.now(dt.timezone.utc)
+    since = now - dt.timedelta(days=settings.registry.keep_predicted_days)
+    return registry.gc(settings.registry.keep_versions if keep is None else keep, protected=ab_protected(engine),
+                       predicted_since=since, at=now)
 
 
 def list_versions(registry: Registry, engine: Engine) -> list[VersionRow]:
-    """Every version with its status (A/B tests from the store)."""
+    """Every version with its status (A/B tests from the store); tombstones too."""
     return registry.list_versions(ab_versions=ab_protected(engine))
 
 
@@ -202,7 +287,8 @@ def ab_protected(engine: Engine) -> set[str]:
 
 @dataclass(frozen=True)
 class VerifyResult:
-    """Every version checked; ``ok`` only if all are intact, else ``failure`` names each problem."""
+    """Every version checked; ``ok`` only if all are intact in the store, else ``failure``
+    names each problem. A local copy that did not verify was rebuilt (``rematerialised``)."""
 
     ok: bool
     reports: list[VerifyReport]
@@ -210,23 +296,15 @@ class VerifyResult:
 
 
 def verify(registry: Registry, version: str | None, *, all_versions: bool = False) -> VerifyResult:
-    """Recompute checksums of ``version`` (default: production) or, with ``all_versions``, every
-    one. A production pointer that is broken (not a symlink, or naming a missing folder) is a
-    problem found, as a bad checksum is; an unknown ``version`` is BadInput."""
-    pointer_problem = None
-    if version is None:
-        try:
-            version = registry.current_version()
-        except BadInput as exc:
-            pointer_problem = f"production pointer: {exc}"
-        if version is None and pointer_problem is None and not all_versions:
+    """Hash the store's artifacts of ``version`` (default: production) or, with
+    ``all_versions``, of every live version, and re-materialise a local copy that does not
+    verify; an unknown ``version`` is BadInput."""
+    if version is None and not all_versions:
+        version = registry.current_version()
+        if version is None:
             raise BadInput("no production version: name one or use --all")
-    if all_versions:
-        reports = registry.verify_all()
-    else:
-        reports = [registry.verify(version)] if version is not None else []
-    problems = [pointer_problem] if pointer_problem else []
-    problems += [f"{r.version}/{p.name}: {p.describe()}" for r in reports for p in r.problems]
+    reports = registry.verify_all() if all_versions else [registry.verify(version)]
+    problems = [f"{r.version}/{p.name}: {p.describe()}" for r in reports if not r.ok for p in r.problems]
     failure = f"registry verification failed: {'; '.join(problems)}" if problems else None
     return VerifyResult(not problems, reports, failure)
 
@@ -234,7 +312,8 @@ def verify(registry: Registry, version: str | None, *, all_versions: bool = Fals
 @dataclass(frozen=True)
 class Serving:
     """One period of production: ``version`` served from ``since`` until ``until`` (None: now),
-    put there by ``action`` (promote or rollback) from ``from_version``."""
+    put there by ``action`` (promote, rollback, or auto: a deferred promotion carried out) from
+    ``from_version``; ``tombstone`` says when gc deleted it since."""
 
     version: str
     since: dt.datetime
@@ -244,12 +323,15 @@ class Serving:
     reason: str
     user: str
     host: str
+    tombstone: str | None = None
 
 
 def serving_history(engine: Engine) -> list[Serving]:
-    """Which version served when, from the lifecycle events, oldest first."""
+    """Which version served when, from the registry's switches, oldest first."""
     with reachable(engine), engine.connect() as conn:
-        switches = production_switches(conn)
-    ends = [e.at for e in switches[1:]] + [None]
-    return [Serving(e.version or "", e.at, end, e.kind, e.details.get("from"), e.details.get("reason", ""),
-                    e.user, e.host) for e, end in zip(switches, ends)]
+        switches = registry_rows.switches(conn)
+        deleted = {i.version: i.tombstone for i in registry_rows.all_versions(conn, Path("."))
+                   if i.deleted_at is not None}
+    ends = [s.at for s in switches[1:]] + [None]
+    return [Serving(s.to_version, s.at, end, s.action, s.from_version, s.reason, s.who, s.host,
+                    deleted.get(s.to_version)) for s, end in zip(switches, ends)]

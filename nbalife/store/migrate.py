@@ -104,26 +104,28 @@ def schema_transaction(engine: Engine) -> Iterator[Connection]:
             conn.exec_driver_sql("COMMIT")
 
 
-def _config(conn: Connection) -> Config:
+def _config(conn: Connection, home: Path | None = None) -> Config:
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = conn
+    config.attributes["home"] = home
     return config
 
 
-def migrate(conn: Connection, target: str | None = None) -> tuple[str | None, list[str]]:
+def migrate(conn: Connection, target: str | None = None, *, home: Path | None = None) -> tuple[str | None, list[str]]:
     """Bring the store on ``conn`` to ``target`` (default head); return the revision it was
     at and the revisions applied, oldest first. A store of baseline tables made before
-    migrations is stamped at the baseline first."""
+    migrations is stamped at the baseline first. ``home`` is the nbalife home whose files a
+    revision may import (the folder registry)."""
     from alembic import command
 
     target = target or head()
     before = _revision_in(conn)
     if before.current is not None and before.current not in revisions():
         raise BadInput(refusal(conn.engine, before.current))
-    config = _config(conn)
+    config = _config(conn, home)
     start = before.current
     if start is None and not before.empty:
         missing = BASELINE_TABLES - set(inspect(conn).get_table_names())

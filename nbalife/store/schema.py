@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Column,
     Date,
@@ -11,6 +12,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -163,4 +165,85 @@ quarantined_predictions = Table(
     Column("reason", Text, nullable=False),
     Column("row", Text, nullable=False),
     Column("quarantined_at", DateTime, nullable=False),
+)
+
+# The model registry: versions (a deleted one keeps its row, a tombstone), the sha256 and size of
+# each file of a version, the artifacts themselves content-addressed by sha256, the production
+# pointer (one row, locked by every registry mutation), every switch of production, and the
+# promotions a live-game freeze deferred.
+registry_versions = Table(
+    "registry_versions",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("parent", String(32), nullable=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("created_by", String(64), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("metadata", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("deleted_at", DateTime, nullable=True),
+    Index("ix_registry_versions_parent", "parent"),
+    Index("ix_registry_versions_state", "state"),
+)
+
+registry_files = Table(
+    "registry_files",
+    metadata,
+    Column("version", String(32), primary_key=True),
+    Column("name", String(255), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Index("ix_registry_files_sha256", "sha256"),
+)
+
+registry_artifacts = Table(
+    "registry_artifacts",
+    metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("bytes", LargeBinary, nullable=False),
+    Column("size", BigInteger, nullable=False),
+)
+
+registry_production = Table(
+    "registry_production",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", String(32), nullable=True),
+    Column("since", DateTime, nullable=True),
+    CheckConstraint("id = 1", name="ck_registry_production_one_row"),
+)
+
+registry_switches = Table(
+    "registry_switches",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("at", DateTime, nullable=False),
+    Column("who", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_version", String(32), nullable=True),
+    Column("to_version", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("forced", Boolean, nullable=False),
+    Column("details", Text, nullable=False),
+    Index("ix_registry_switches_at", "at"),
+)
+
+registry_pending = Table(
+    "registry_pending",
+    metadata,
+    Column("id", Identifier, primary_key=True, autoincrement=True),
+    Column("asked_at", DateTime, nullable=False),
+    Column("who", String(64), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("force", Boolean, nullable=False),
+    Column("not_before", DateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("done_at", DateTime, nullable=True),
+    Column("outcome", Text, nullable=True),
+    Index("ix_registry_pending_state", "state"),
 )

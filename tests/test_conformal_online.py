@@ -125,6 +125,7 @@ def test_a_recalibrated_layer_starts_from_its_recorded_start(cli_db, engine, hom
     radius_now = status_of(engine, home, production).radius
     done = cli_db("--json", "conformal", "check", "--method", "online", "--apply",
                   env={"NBALIFE_REGISTRY__GATE_MAX_MAE": "50"})  # the sequential rule: the games are old
+    assert done.stdout, done.output
     report = json.loads(done.stdout)
     fixed = report["recalibration"]
     assert done.exit_code == 1 and fixed["applied"], done.output

@@ -118,19 +118,19 @@ def score_against_base(registry: Registry, settings: Settings, folder: Path, bas
     from, to}``; with fewer than ``registry.gate_min_games`` such games, ``scored_on`` None and
     ``not_scored`` saying why (no figure is copied from the base)."""
     from nbalife.forecast.modelset import ModelSet
-    from nbalife.services.gate import _games_after, _score, _window_end
+    from nbalife.services.gate import games_after, score_on_games, window_end
     from nbalife.services.model_loading import LoadedModelSet
 
-    ends = [_window_end(replace(base.info, training_window=window)), _window_end(base.info)]
+    ends = [window_end(replace(base.info, training_window=window)), window_end(base.info)]
     if None in ends:
         return {"scored_on": None, "not_scored": "a training window's last_date is not recorded"}
     cutoff = max(e for e in ends if e is not None)
-    games = _games_after(registry.engine, cutoff, now.date(), settings.registry.gate_games)
+    games = games_after(registry.engine, cutoff, now.date(), settings.registry.gate_games)
     if len(games) < settings.registry.gate_min_games:
         return {"scored_on": None, "not_scored": f"only {len(games)} finished games after {cutoff} "
                                                  f"(scoring needs {settings.registry.gate_min_games})"}
-    mine = _score(LoadedModelSet("new", ModelSet.load(folder)), games)
-    theirs = _score(LoadedModelSet(base.version, ModelSet.load(base.path)), games)
+    mine = score_on_games(registry.engine, LoadedModelSet("new", ModelSet.load(folder)), games)
+    theirs = score_on_games(registry.engine, LoadedModelSet(base.version, ModelSet.load(base.path)), games)
     return {**mine, "base_mae": theirs["mae"], "base_coverage": theirs["coverage"],
             "scored_on": {"games": len(games), "from": str(games["game_date"].iloc[0]),
                           "to": str(games["game_date"].iloc[-1])}}

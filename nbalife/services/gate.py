@@ -47,11 +47,11 @@ def judge(
     gate = gate_of(settings)
     if production is None:
         return _held_out(gate, info, None, "no production model set to compare with")
-    ends = (_window_end(info), _window_end(production))
+    ends = (window_end(info), window_end(production))
     if None in ends:
         return _held_out(gate, info, production, "a training window's last_date is not recorded")
     cutoff = max(ends)
-    games = _games_after(engine, cutoff, now.date(), settings.registry.gate_games)
+    games = games_after(engine, cutoff, now.date(), settings.registry.gate_games)
     if len(games) < settings.registry.gate_min_games:
         return _held_out(gate, info, production, f"only {len(games)} finished games after {cutoff} "
                                                  f"(the gate needs {settings.registry.gate_min_games})")
@@ -59,7 +59,7 @@ def judge(
         champion = load_model_set(registry, production.version)
     except BadInput as exc:
         return _held_out(gate, info, production, f"production cannot be loaded ({exc})")
-    mine, theirs = _score(engine, candidate, games), _score(engine, champion, games)
+    mine, theirs = score_on_games(engine, candidate, games), score_on_games(engine, champion, games)
     reasons = tuple(gate.failures(mine, theirs)) + ensemble_against_its_parts(engine, candidate, games)
     return GateResult(
         info.version, production.version, not reasons, reasons, RECENT,
@@ -91,7 +91,7 @@ def _figure(metrics: dict[str, Any], name: str) -> float | None:
     return float(value) if is_number(value) else None
 
 
-def _window_end(info: VersionInfo) -> dt.date | None:
+def window_end(info: VersionInfo) -> dt.date | None:
     """The last game date a model set was fitted on (``training_window.last_date``)."""
     window = info.training_window or {}
     try:
@@ -100,7 +100,7 @@ def _window_end(info: VersionInfo) -> dt.date | None:
         return None
 
 
-def _games_after(engine: Engine, cutoff: dt.date, until: dt.date, limit: int) -> pd.DataFrame:
+def games_after(engine: Engine, cutoff: dt.date, until: dt.date, limit: int) -> pd.DataFrame:
     """The ``limit`` most recent stored games dated after ``cutoff`` and up to ``until``."""
     from nbalife.store.engine import reachable
     from nbalife.store.games import read_games
@@ -110,7 +110,7 @@ def _games_after(engine: Engine, cutoff: dt.date, until: dt.date, limit: int) ->
     return games.tail(limit).reset_index(drop=True)
 
 
-def _score(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
+def score_on_games(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
     """The ensemble's MAE, interval coverage and paired difference from persistence on ``games``,
     forecast as production serves them (``services.forecasting``: each game with its teams'
     strength from the store's results before its date)."""

@@ -34,7 +34,8 @@ def test_demo_json_reports_steps_actions_versions_and_status_up_to_now(cli, home
     report = json.loads(result.stdout)
     assert report["home"] == str(home.resolve()) and (home / "nbalife.db").is_file()
     assert [s["name"] for s in report["steps"]] == STEPS
-    assert {a["job"] for a in report["actions"]} >= {"metrics-check", "dejavu-update", "conformal-check"}
+    # the online interval absorbs the demo's drift, so the metrics check (bounded evidence) stays quiet
+    assert {a["job"] for a in report["actions"]} >= {"dejavu-update", "conformal-check"}
     listed = json.loads(cli("--json", "registry", "list").stdout)
     assert [v["version"] for v in report["versions"]] == [v["version"] for v in listed]
     # the simulated stretch ends the day before now, so the home is current: `status` now sees it

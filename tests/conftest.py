@@ -200,13 +200,16 @@ def pin_now(monkeypatch: pytest.MonkeyPatch, moment) -> None:  # noqa: ANN001
     monkeypatch.setattr(Runtime, "now", staticmethod(lambda: moment))
 
 
-def store_seasons(engine, repo_data: Path, names: tuple[str, ...], now):  # noqa: ANN001, ANN201
+def store_seasons(engine, repo_data: Path, names: tuple[str, ...], now, until: str | None = None):  # noqa: ANN001, ANN201
     """The named real season files of ``repo_data`` upserted into the store at ``now``, in one
-    transaction; returns their frames."""
+    transaction (with ``until``, a ``YYYY-MM-DD`` date, only the games up to it); returns the
+    frames stored."""
     from nbalife.interchange import load_games
     from nbalife.store.games import upsert_games
 
     frames = [load_games(repo_data / name) for name in names]
+    if until is not None:
+        frames = [frame[frame["game_date"] <= until] for frame in frames]
     with engine.begin() as conn:
         for frame in frames:
             upsert_games(conn, frame, now)

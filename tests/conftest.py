@@ -159,7 +159,6 @@ def tiny_model_set(tmp_path_factory: pytest.TempPathFactory, repo_data: Path):  
 
 def install_production(home: Path, engine, tiny) -> str:  # noqa: ANN001
     """Register ``tiny_model_set`` in ``home``'s registry and promote it; returns its version."""
-    import dataclasses
 
     from nbalife.registry import ChangeKind
     from nbalife.services.registry import open_registry
@@ -170,7 +169,7 @@ def install_production(home: Path, engine, tiny) -> str:  # noqa: ANN001
               **{s.name: s.games for s in splits}}
     registry = open_registry(home, engine, tiny.settings)
     info = registry.register(tiny.folder, ChangeKind.MANUAL, metrics=tiny.result.metrics,
-                             params=dataclasses.asdict(model_params(tiny.settings)), training_window=window,
+                             params=model_params(tiny.settings).to_dict(), training_window=window,
                              description="tiny test model set")
     registry.promote(info.version, force=True, reason="test")
     return info.version

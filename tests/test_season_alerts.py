@@ -52,3 +52,26 @@ def test_a_season_of_checks_on_real_2022_23_alerts_fewer_than_once_a_week(
     assert run.days == 174 and checks == 4 * 174 and all(c.outcome in ("ok", "alert") for c in extra[len(CHECK_HOURS):])
     assert len(run.served) == len(games)  # nothing wrong: every game was served
     assert len(alerts) < weeks
+
+
+def test_the_season_checks_metrics_in_the_league_zone_with_the_repeat_hours(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runner's nightly check counts missing games by league day in ``league.timezone`` and
+    repeats notifications after ``notify.repeat_hours``, as ``nbalife metrics check`` does."""
+    from types import SimpleNamespace
+
+    from nbalife.config import load_settings
+    from nbalife.services import season as season_module
+
+    settings = load_settings(None, environ={}, overrides={"league.timezone": "America/Los_Angeles",
+                                                          "notify.repeat_hours": 6}).settings
+    seen = {}
+
+    def check(engine, monitoring, **kwargs):  # noqa: ANN001, ANN202
+        seen.update(kwargs)
+        return SimpleNamespace(outcome="ok")
+
+    monkeypatch.setattr(season_module.metrics, "check", check)
+    at = dt.datetime(2023, 1, 10, 7, 59, tzinfo=dt.timezone.utc)
+    season = SimpleNamespace(engine=None, settings=settings, zone=settings.league.timezone)
+    assert season_module._metrics(season, at) is None
+    assert seen == {"now": at, "zone": "America/Los_Angeles", "repeat_hours": 6}

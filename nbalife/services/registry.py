@@ -89,27 +89,36 @@ def read_metrics(path: Path | None) -> dict[str, Any]:
 class Promotion:
     """The gate's verdict and, unless it refused, the switch; ``failure`` is set on refusal;
     ``frozen`` names the live-game freeze that deferred the promotion, recorded as ``pending``
-    (no gate ran: it runs when the promotion is carried out)."""
+    (no gate ran: it runs when the promotion is carried out), its windows read in ``zone``."""
 
     gate: GateResult | None
     switch: Switch | None
     failure: str | None
     frozen: str | None = None
     pending: Pending | None = None
+    zone: str | None = None
 
     @property
     def deferred(self) -> str | None:
         """"deferred until HH:MM America/New_York (pending #N)", or None."""
-        return None if self.pending is None else deferred_line(self.pending, self.frozen)
+        return None if self.pending is None else deferred_line(self.pending, self.zone or "UTC")
 
 
-def deferred_line(pending: Pending, freeze: str | None) -> str:
-    """How a deferred promotion is announced, in the freeze's own time zone."""
+def deferred_line(pending: Pending, zone: str) -> str:
+    """How a deferred change is announced, in the freeze's time zone (``freeze_zone``)."""
     from zoneinfo import ZoneInfo
 
-    zone = (freeze or "").strip().rpartition(" ")[2] or "America/New_York"
     until = pending.not_before.astimezone(ZoneInfo(zone)).strftime("%H:%M")
     return f"deferred until {until} {zone} (pending #{pending.id})"
+
+
+def freeze_zone(settings: Settings) -> str:
+    """The zone the freeze's windows are read in: one written in ``registry.freeze``, else the
+    league's (``league.timezone``)."""
+    from nbalife.ops.freeze import parse_freeze
+
+    text = settings.registry.freeze
+    return parse_freeze(text, settings.league.timezone).zone if text else settings.league.timezone
 
 
 def waiting_for_freeze(promotion: Promotion) -> str | None:
@@ -124,7 +133,7 @@ def active_freeze(settings: Settings, now: dt.datetime) -> str | None:
     from nbalife.ops.freeze import parse_freeze
 
     text = settings.registry.freeze
-    return text if text and parse_freeze(text).active(now) else None
+    return text if text and parse_freeze(text, settings.league.timezone).active(now) else None
 
 
 def freeze_end(settings: Settings, now: dt.datetime) -> dt.datetime:
@@ -133,7 +142,7 @@ def freeze_end(settings: Settings, now: dt.datetime) -> dt.datetime:
 
     from nbalife.ops.freeze import parse_freeze
 
-    freeze = parse_freeze(settings.registry.freeze or "")
+    freeze = parse_freeze(settings.registry.freeze or "", settings.league.timezone)
     zone = ZoneInfo(freeze.zone)
     local = now.astimezone(zone)
     moment = local
@@ -177,7 +186,7 @@ def promote(
     frozen = None if override_freeze or registry.current_version() is None else active_freeze(settings, now)
     if frozen:
         entry = registry.defer(version, not_before=freeze_end(settings, now), reason=reason, force=force, at=now)
-        return Promotion(None, None, None, frozen, entry)
+        return Promotion(None, None, None, frozen, entry, freeze_zone(settings))
 
     verdicts: list[GateResult] = []
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from nbalife.config import Settings
-from nbalife.errors import BadInput, CheckFailed, unreadable
+from nbalife.errors import BadInput, CheckFailed, LockHeld, unreadable
 from nbalife.registry import (
     GateResult,
     GcResult,
@@ -30,6 +30,7 @@ from nbalife.store.abtests import active_versions
 from nbalife.store.engine import reachable
 
 GATED_METRICS = ("mae", "coverage")
+ADVANCE = "abtest_advance"  # a deferred A/B advance (services.abtest), beside deferred promotions
 
 
 def open_registry(home: Path, engine: Engine, settings: Settings, *, lock_wait_s: float | None = None,
@@ -213,7 +214,8 @@ def promote(
 
 @dataclass(frozen=True)
 class CarriedOut:
-    """A deferred promotion that was due: what became of it (``promoted`` or the refusal)."""
+    """A deferred promotion or A/B advance that was due: what became of it (``promoted``: it was
+    carried out; else ``outcome`` is the refusal, or the A/B rollback the advance made instead)."""
 
     pending: Pending
     promoted: bool
@@ -222,12 +224,22 @@ class CarriedOut:
 
 def carry_out_pending(registry: Registry, engine: Engine, settings: Settings, *,
                       now: dt.datetime) -> list[CarriedOut]:
-    """Carry out, re-gated, every promotion the freeze deferred, oldest first, once no freeze is
-    active at ``now``; one that is refused is closed as ``refused`` with the reason."""
+    """Carry out, re-gated, every promotion and A/B advance the freeze deferred, oldest first,
+    once no freeze is active at ``now``; one that is refused is closed as ``refused`` with the
+    reason. An advance is judged again on today's evidence (services.abtest.carry_out)."""
     if active_freeze(settings, now):
         return []
     done = []
     for entry in registry.pending():
+        if entry.action == ADVANCE:
+            from nbalife.services.abtest import carry_out
+
+            try:
+                stands, outcome = carry_out(engine, registry, settings, entry, now=now)
+            except LockHeld:
+                continue  # an advance runs elsewhere right now: the entry waits for the next command
+            done.append(CarriedOut(entry, stands, outcome))
+            continue
         try:
             result = promote(registry, engine, settings, entry.version, now=now, force=entry.force,
                              reason=f"pending #{entry.id}: {entry.reason}".rstrip(": "), override_freeze=True,
@@ -256,8 +268,10 @@ def _close(registry: Registry, entry: Pending, why: str, now: dt.datetime) -> st
 
 
 def cancel(registry: Registry, number: int, *, now: dt.datetime) -> Pending:
-    """Drop the deferred promotion ``number`` (``promote`` event, outcome ``cancelled``)."""
-    return registry.settle(number, "cancelled", "cancelled by the operator", at=now)
+    """Drop the deferred promotion or A/B advance ``number`` (its ``promote`` or
+    ``abtest_advance`` event, outcome ``cancelled``)."""
+    kind = next((p.action for p in registry.pending() if p.id == number), "promote")
+    return registry.settle(number, "cancelled", "cancelled by the operator", at=now, kind=kind)
 
 
 def rollback(registry: Registry, version: str | None, *, now: dt.datetime, reason: str = "") -> Switch:

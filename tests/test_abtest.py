@@ -319,6 +319,9 @@ def test_an_advance_in_the_freeze_is_pending_then_carried_out_re_judged(cli_db, 
         result = cli_db("abtest", "advance", "--if-running", env=frozen)
         assert result.exit_code == 3, result.output
         assert result.stderr == f"error: deferred until {until} UTC (pending #1)\n"
+    process = run_nbalife("--home", str(cli_db.home), "--db", cli_db.db_url, "abtest", "advance", "--if-running",
+                          env=frozen)
+    assert process.returncode == 3 and process.stderr == f"error: deferred until {until} UTC (pending #1)\n"
     pending = js(cli_db("--json", "registry", "pending", env=frozen))
     assert [(p["id"], p["action"], p["version"]) for p in pending] == [(1, "abtest_advance", candidate)]
     assert "10% -> 25%" in pending[0]["reason"]

@@ -361,7 +361,8 @@ def test_a_deferred_advance_is_judged_again_when_carried_out(home: Path, engine,
                  min_improvement=None, now=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
     log_resolved(engine, 400, gap=3.0, seed=2)
     step = abtest.advance(engine, registry, settings, home, now=evening)
-    assert step.action == "deferred" and step.reason == f"deferred until 01:00 America/New_York (pending #{step.pending.id})"
+    assert step.action == "deferred"
+    assert step.reason == f"deferred until 01:00 America/New_York (pending #{step.pending.id})"
     assert carry_out_pending(registry, engine, settings, now=evening + dt.timedelta(hours=3)) == []  # still frozen
     assert cancel(registry, step.pending.id, now=evening).state == "cancelled"  # the operator can drop it
     step = abtest.advance(engine, registry, settings, home, now=evening)

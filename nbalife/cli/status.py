@@ -34,8 +34,8 @@ def status_tables(result: Status) -> list[Table]:
         "age (days)": result.production_age_days,
         "lineage": " <- ".join(f"{a.version} ({a.kind}" + (f", {a.tombstone})" if a.tombstone else ")")
                               for a in result.lineage) or None,
-        "LSTM fitted by": None if lstm is None else f"{result.named(lstm.version)}, {lstm.days:.1f} days and {lstm.games} "
-                                                    f"games ago (cutoff {lstm.cutoff})",
+        "LSTM fitted by": None if lstm is None else f"{result.named(lstm.version)}, {lstm.days:.1f} days and "
+                                                    f"{lstm.games} games ago (cutoff {lstm.cutoff})",
         "A/B test": None if test is None else f"{test.test_id}: {test.champion} vs {test.candidate} ({test.mode}, "
                                               f"stage {test.stage}, B traffic {test.traffic:g}, since "
                                               f"{test.started_at:%Y-%m-%d})",

@@ -138,7 +138,7 @@ class AbtestSettings:
 def _freeze_rule(text: str) -> None:
     from nbalife.ops.freeze import parse_freeze
 
-    parse_freeze(text)
+    parse_freeze(text, "UTC")  # the windows' syntax and a zone written in them; league.timezone checks its own
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class RegistrySettings:
     gate_games: int = field(default=300, metadata=_range(1, 10**6))
     gate_min_games: int = field(default=50, metadata=_range(1, 10**6))
     lock_wait_s: float = field(default=10.0, metadata=_range(0, 3600))
-    freeze: str | None = field(default="19:00-01:00 America/New_York",
+    freeze: str | None = field(default="19:00-01:00",
                                metadata={**_range(nullable=True), "check": _freeze_rule})
     keep_predicted_days: int = field(default=400, metadata=_range(0, 100000))
 

@@ -57,6 +57,7 @@ def cut(text: str, limit: int = 80) -> str:
 
 
 class Deferred(NbalifeError):
-    """A change was recorded to be carried out later (a promotion inside the live-game freeze)."""
+    """A change was recorded to be carried out later (a promotion or an A/B advance inside the
+    live-game freeze)."""
 
     exit_code = 3

@@ -309,3 +309,72 @@ def test_advance_if_running_with_no_test_is_nothing_to_do(cli) -> None:
     result = cli("--json", "abtest", "advance", "--if-running")
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["action"] == "idle"
+
+
+def test_an_advance_in_the_freeze_is_pending_then_carried_out_re_judged(cli_db, engine,
+                                                                         versions: tuple[str, str]) -> None:
+    _, candidate = versions
+    assert cli_db("abtest", "start", "--candidate", candidate).exit_code == 0
+    log_resolved(engine, 400, gap=3.0, seed=0)
+    now = dt.datetime.now(dt.timezone.utc)
+    window = f"{now - dt.timedelta(hours=1):%H:%M}-{now + dt.timedelta(hours=1):%H:%M}"  # league time: no zone
+    frozen = {**FAST, "NBALIFE_REGISTRY__FREEZE": window, "NBALIFE_LEAGUE__TIMEZONE": "UTC"}
+    until = (now + dt.timedelta(hours=1)).strftime("%H:%M")
+
+    for _ in range(2):  # cron asks again inside the freeze: still the one pending advance
+        result = cli_db("abtest", "advance", "--if-running", env=frozen)
+        assert result.exit_code == 3, result.output
+        assert result.stderr == f"error: deferred until {until} UTC (pending #1)\n"
+    process = run_nbalife("--home", str(cli_db.home), "--db", cli_db.db_url, "abtest", "advance", "--if-running",
+                          env=frozen)
+    assert process.returncode == 3 and process.stderr == f"error: deferred until {until} UTC (pending #1)\n"
+    pending = js(cli_db("--json", "registry", "pending", env=frozen))
+    assert [(p["id"], p["action"], p["version"]) for p in pending] == [(1, "abtest_advance", candidate)]
+    assert "10% -> 25%" in pending[0]["reason"]
+    assert js(cli_db("--json", "abtest", "status", env=frozen))["test"]["traffic"] == 0.1  # nothing moved
+
+    after = js(cli_db("--json", "abtest", "advance", "--if-running", env=FAST))  # the freeze is over
+    assert [(c["pending"]["id"], c["promoted"]) for c in after["carried"]] == [(1, True)]
+    assert after["carried"][0]["outcome"].startswith("advanced: B's share 10% -> 25%")
+    assert after["action"] == "waiting"  # the new stage has no games of its own yet
+    assert js(cli_db("--json", "abtest", "status"))["test"]["traffic"] == 0.25
+    assert js(cli_db("--json", "registry", "pending")) == []
+
+    log_resolved(engine, 400, gap=3.0, seed=1, offset=1000)  # the next step, deferred again
+    assert cli_db("abtest", "advance", env=frozen).exit_code == 3
+    done = js(cli_db("--json", "registry", "promote", "--pending", env=FAST))
+    assert [(d["pending"]["id"], d["pending"]["action"], d["promoted"]) for d in done] == [(2, "abtest_advance", True)]
+    assert js(cli_db("--json", "abtest", "status"))["test"]["traffic"] == 0.5
+    with engine.connect() as conn:
+        events = [(e.kind, e.outcome) for e in list_events(conn, limit=40)]
+    assert events.count(("abtest_advance", "deferred")) == 2 and events.count(("abtest_advance", "done")) == 2
+
+
+def test_a_deferred_advance_is_judged_again_when_carried_out(home: Path, engine, versions: tuple[str, str],
+                                                             tiny_model_set) -> None:  # noqa: ANN001
+    from zoneinfo import ZoneInfo
+
+    from nbalife.config import load_settings
+    from nbalife.services import abtest
+    from nbalife.services.registry import cancel, carry_out_pending, open_registry
+
+    _, candidate = versions
+    settings = load_settings(None, environ={}, overrides={"registry.freeze": "19:00-01:00",
+                                                          "abtest.min_stage_hours": 0}).settings
+    registry = open_registry(home, engine, settings, carry_pending=False)
+    evening = dt.datetime(2030, 1, 7, 21, 0, tzinfo=ZoneInfo("America/New_York"))  # a fixed clock
+    abtest.start(engine, registry, settings, home, candidate=candidate, mode="split", traffic=0.1,
+                 min_improvement=None, now=dt.datetime(2020, 1, 1, tzinfo=dt.timezone.utc))
+    log_resolved(engine, 400, gap=3.0, seed=2)
+    step = abtest.advance(engine, registry, settings, home, now=evening)
+    assert step.action == "deferred"
+    assert step.reason == f"deferred until 01:00 America/New_York (pending #{step.pending.id})"
+    assert carry_out_pending(registry, engine, settings, now=evening + dt.timedelta(hours=3)) == []  # still frozen
+    assert cancel(registry, step.pending.id, now=evening).state == "cancelled"  # the operator can drop it
+    step = abtest.advance(engine, registry, settings, home, now=evening)
+    log_resolved(engine, 2000, gap=-8.0, seed=3, offset=1000)  # B turned much worse overnight
+    done = carry_out_pending(registry, engine, settings, now=evening + dt.timedelta(hours=5))
+    assert [(d.pending.id, d.promoted) for d in done] == [(step.pending.id, False)], done
+    assert done[0].outcome.startswith("rolled_back")
+    assert abtest.status(engine, settings, now=evening + dt.timedelta(hours=5)) is None
+    assert registry.pending() == []

@@ -241,3 +241,20 @@ def test_in_a_freeze_apply_waits_once_then_applies(cli_db, engine, home, product
     result, report = check(cli_db, "--apply")  # out of the freeze: the waiting 1.0.1 serves, no duplicate
     assert registry.current_version() == "1.0.1" and registry.pending() == [], result.output
     assert sorted(registry.versions()) == [production, "1.0.1"]
+
+
+def test_apply_says_which_stale_recalibration_it_retired(cli_db, engine, home, production, repo_data,
+                                                         tiny_model_set) -> None:
+    log_window(engine, home, repo_data, n=150, stretch=1.5)
+    result, report = check(cli_db)
+    assert result.exit_code == 1 and report["recalibration"]["version"] == "1.0.1"
+    registry = Registry(home, engine)
+    other = registry.register(tiny_model_set.folder, "manual", description="a new production since").version
+    assert cli_db("registry", "promote", other, "--force").exit_code == 0  # 1.0.1 no longer fits production
+    log_window(engine, home, repo_data, n=150, stretch=1.5, skip=150)
+    result = cli_db("conformal", "check", "--apply")
+    assert result.exit_code == 1, result.output
+    assert "1.0.1" in " ".join(result.stdout.split()).partition("retired (stale candidates)")[2][:20], result.stdout
+    assert registry.show("1.0.1").state == "retired"
+    events = json.loads(cli_db("--json", "history", "--kind", "register").stdout)
+    assert events[0]["details"]["retired"] == ["1.0.1"] and events[0]["version"] != "1.0.1"

@@ -208,7 +208,8 @@ def test_each_job_runs_at_its_league_time_whatever_the_hosts_clock(name: str, wi
 
 
 def test_every_daily_job_runs_after_the_nights_results_and_outside_the_freeze() -> None:
-    freeze = parse_freeze(load_settings(None, environ={}).settings.registry.freeze)
+    settings = load_settings(None, environ={}).settings
+    freeze = parse_freeze(settings.registry.freeze, settings.league.timezone)
     assert freeze_conflicts(freeze, "America/New_York") == []
     outcomes = job_named("outcomes")
     freeze_end = dt.time(1, 0)
@@ -234,6 +235,14 @@ def test_league_time_is_cron_tz_and_a_job_inside_the_freeze_is_a_warning(cli) ->
     assert warned, result.stderr
     assert any("conformal-check runs at 02:00 UTC, inside the live-game freeze" in line for line in warned)
     assert any("gc runs at 05:00 UTC" in line and "(part of the year)" in line for line in warned)  # 00:00/01:00
+
+
+def test_a_freeze_without_a_zone_moves_with_the_league(cli) -> None:
+    result = cli("cron", "show", env={"NBALIFE_LEAGUE__TIMEZONE": "Europe/Paris",
+                                      "NBALIFE_REGISTRY__FREEZE": "19:00-01:00"})
+    assert result.exit_code == 0, result.output
+    assert read_as_cron(result.stdout)[0]["CRON_TZ"] == "Europe/Paris"
+    assert [line for line in result.stderr.splitlines() if "inside the live-game freeze" in line] == []
 
 
 def test_a_bad_league_timezone_is_exit_2(cli) -> None:

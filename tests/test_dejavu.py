@@ -63,6 +63,8 @@ def test_update_adds_finished_games_only_and_keeps_the_window(cli_db, engine, ho
                                                         "NBALIFE_DEJAVU__AUTO_PROMOTE": "true"})
     report = json.loads(window.stdout)
     assert window.exit_code == 0 and report["size_after"] == 100 and report["promoted"]
+    assert report["retired"] == ["1.1.0"]  # the earlier update of the same base waited: stale now
+    assert registry.show("1.1.0").state == "retired"
     assert report["last_date"] == (TODAY - dt.timedelta(days=1)).isoformat()
     assert registry.current_version() == report["version"] == "1.2.0"
     stats = json.loads(cli_db("--json", "dejavu", "stats").stdout)
@@ -73,6 +75,26 @@ def test_update_adds_finished_games_only_and_keeps_the_window(cli_db, engine, ho
     assert "nothing to do" in cli_db("dejavu", "update").stderr
     outcomes = [e["outcome"] for e in json.loads(cli_db("--json", "history", "--kind", "dejavu_update").stdout)]
     assert outcomes == ["nothing_to_do", "nothing_to_do", "promoted", "registered"]
+
+
+def test_update_says_which_stale_candidates_it_retired(cli_db, engine, home, production, repo_data) -> None:
+    from nbalife.store.abtests import insert_test
+
+    store_games(engine, repo_data, 30, TODAY - dt.timedelta(days=30))
+    for days in (20, 15, 10):  # three candidates of the same base, each making the one before stale
+        result = cli_db("dejavu", "update", "--until", (TODAY - dt.timedelta(days=days)).isoformat())
+        assert result.exit_code == 0, result.output
+    flat = " ".join(result.stdout.split())
+    assert "retired (stale candidates) │ 1.2.0" in flat or "retired (stale candidates) 1.2.0" in flat, result.stdout
+    with engine.begin() as conn:  # an A/B test of 1.3.0 keeps it, stale or not
+        insert_test(conn, test_id="ab-1", champion=production, candidate="1.3.0", mode="shadow", shares=(0.0,),
+                    min_improvement=0.5, now=dt.datetime.now(dt.timezone.utc))
+    result, report = update(cli_db)
+    assert result.exit_code == 0 and report["version"] == "1.4.0" and report["retired"] == []
+    registry = Registry(home, engine)
+    assert [registry.show(v).state for v in ("1.1.0", "1.2.0", "1.3.0")] == ["retired", "retired", "candidate"]
+    events = json.loads(cli_db("--json", "history", "--kind", "register").stdout)
+    assert {e["version"]: e["details"]["retired"] for e in events}["1.3.0"] == ["1.2.0"]
 
 
 def test_until_and_since_bound_the_games(cli_db, engine, production, repo_data) -> None:

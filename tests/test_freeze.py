@@ -23,30 +23,65 @@ UTC = dt.timezone.utc
     (dt.datetime(2024, 7, 15, 22, 59), False),
 ])
 def test_default_window_follows_new_york_time(utc: dt.datetime, frozen: bool) -> None:
-    freeze = parse_freeze("19:00-01:00 America/New_York")
+    freeze = parse_freeze("19:00-01:00 America/New_York", "UTC")
     assert freeze.active(utc) is frozen
     assert freeze.active(utc.replace(tzinfo=UTC)) is frozen
 
 
+@pytest.mark.parametrize(("text", "league", "zone"), [
+    ("19:00-01:00", "America/New_York", "America/New_York"),
+    ("19:00-01:00", "Europe/Paris", "Europe/Paris"),
+    ("12:00-13:30, 19:00-23:00", "Europe/Paris", "Europe/Paris"),
+    ("12:00-13:30,19:00-23:00", "Europe/Paris", "Europe/Paris"),
+    ("19:00-01:00 America/Los_Angeles", "America/New_York", "America/Los_Angeles"),  # a written zone wins
+])
+def test_a_freeze_without_a_zone_is_read_in_the_league_zone(text: str, league: str, zone: str) -> None:
+    freeze = parse_freeze(text, league)
+    assert freeze.zone == zone
+    from zoneinfo import ZoneInfo
+
+    seven_pm = dt.datetime(2024, 1, 15, 19, 0, tzinfo=ZoneInfo(zone))
+    assert freeze.active(seven_pm) and not freeze.active(seven_pm - dt.timedelta(hours=8))
+
+
+def test_an_unknown_league_zone_is_bad_input_for_a_freeze_without_one() -> None:
+    with pytest.raises(BadInput, match="unknown time zone 'Mars/Olympus'"):
+        parse_freeze("19:00-01:00", "Mars/Olympus")
+
+
+def test_the_default_freeze_follows_league_timezone(cli, home) -> None:  # noqa: ANN001
+    from nbalife.config import load_settings
+    from nbalife.services.registry import active_freeze, freeze_zone
+
+    paris = load_settings(None, environ={}, overrides={"registry.freeze": "19:00-01:00",
+                                                      "league.timezone": "Europe/Paris"}).settings
+    assert load_settings(None, environ={}).settings.registry.freeze == "19:00-01:00"
+    assert freeze_zone(paris) == "Europe/Paris"
+    assert active_freeze(paris, dt.datetime(2024, 1, 15, 18, 30, tzinfo=UTC))  # 19:30 in Paris
+    assert not active_freeze(paris, dt.datetime(2024, 1, 16, 0, 30, tzinfo=UTC))  # 01:30 in Paris, 19:30 in New York
+    (home / "config.yaml").write_text("league:\n  timezone: Europe/Paris\nregistry:\n  freeze: '19:00-01:00'\n")
+    assert cli("config", "validate", str(home / "config.yaml")).exit_code == 0
+
+
 def test_several_windows_in_one_zone() -> None:
-    freeze = parse_freeze("12:00-13:30, 19:00-23:00 Europe/Paris")
+    freeze = parse_freeze("12:00-13:30, 19:00-23:00 Europe/Paris", "UTC")
     assert [freeze.active(dt.datetime(2024, 1, 15, h, m, tzinfo=UTC)) for h, m in
             [(10, 59), (11, 0), (12, 29), (12, 30), (18, 0), (22, 0)]] == [False, True, True, False, True, False]
 
 
 @pytest.mark.parametrize(("text", "named"), [
-    ("19:00-01:00", "Area/City"), ("19:00-01:00 Mars/Olympus", "Mars/Olympus"), ("7pm-1am America/New_York", "7pm-1am"),
+    ("", "HH:MM-HH:MM"), ("19:00-01:00 Mars/Olympus", "Mars/Olympus"), ("7pm-1am America/New_York", "7pm-1am"),
     ("19:00-19:00 UTC", "is empty"), ("24:00-01:00 UTC", "24:00-01:00"),
 ])
 def test_bad_windows_name_the_value(text: str, named: str) -> None:
     with pytest.raises(BadInput, match=named):
-        parse_freeze(text)
+        parse_freeze(text, "America/New_York")
 
 
 @given(st.text(max_size=300))
 def test_any_text_parses_or_is_one_bounded_line(text: str) -> None:
     try:
-        parse_freeze(text)
+        parse_freeze(text, "America/New_York")
     except BadInput as exc:
         assert len(str(exc)) < 300 and "\n" not in str(exc)
 
@@ -105,7 +140,7 @@ def test_an_unknown_zone_is_bad_input_naming_it(zone: str) -> None:
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
     if zone.strip() == zone:  # a freeze's text is read without its surrounding blanks
         with pytest.raises(BadInput, match="unknown time zone"):
-            parse_freeze(f"19:00-01:00 {zone or 'x/'}")
+            parse_freeze(f"19:00-01:00 {zone or 'x/'}", "UTC")
 
 
 @given(st.text(max_size=80))

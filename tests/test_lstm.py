@@ -154,6 +154,13 @@ def test_gate_rejects_corrupted_targets_and_accepts_a_changed_regime(cli_db, eng
     assert (info.training_window["holdout_first"], info.training_window["holdout_last"]) == (boundary, "2022-04-10")
     assert info.training_window["last_date"] < boundary and info.metrics["holdout_games"] == len(held) >= 200
     assert [e.outcome for e in events(engine)] == ["registered", "rejected"]
+    assert report["retired"] == []
+
+    # The next retrain of the same production makes the waiting 1.1.0 stale, and says so.
+    result = cli("lstm", "retrain", "--epochs", "3")
+    assert result.exit_code == 0, result.output
+    assert "retired (stale candidates) │ 1.1.0" in " ".join(result.stdout.split()), result.stdout
+    assert (registry.show("1.1.0").state, registry.show("1.2.0").state) == ("retired", "candidate")
 
 
 def test_production_is_scored_without_the_held_out_games_in_its_pattern_database(tiny_model_set) -> None:

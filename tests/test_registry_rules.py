@@ -156,6 +156,26 @@ def test_gc_after_twenty_weekly_candidates_keeps_production_s_ancestry(cli_db, a
     assert cli("registry", "verify", "--all").exit_code == 0
 
 
+def test_status_names_a_tombstone_in_production_s_lineage(cli_db, artifacts: Path) -> None:
+    cli = cli_db
+    register(cli, artifacts, "--kind", "train")
+    assert cli("registry", "promote", "1.0.0", "--force").exit_code == 0
+    for width in (0.99, 0.98, 0.97):  # 1.0.1, 1.0.2, 1.0.3: each recalibrates the one before
+        narrow(artifacts, width)
+        version = register(cli, artifacts, "--kind", "recalibration")
+        assert cli("registry", "promote", version, "--force").exit_code == 0, version
+    result = cli("--json", "registry", "gc", "--keep", "1")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["deleted"] == ["1.0.1"]  # neither production, previous, nor a layer it serves
+    today = dt.datetime.now(dt.timezone.utc).date().isoformat()
+    doc = json.loads(cli("--json", "status").stdout)
+    assert [(a["version"], a["tombstone"]) for a in doc["lineage"]] == [
+        ("1.0.3", None), ("1.0.2", None), ("1.0.1", f"deleted by gc on {today}"), ("1.0.0", None)]
+    assert doc["tombstones"] == {"1.0.1": f"deleted by gc on {today}"}
+    text = cli("status").stdout
+    assert f"1.0.1 (recalibration, deleted by gc on {today})" in " ".join(text.split())
+
+
 # --------------------------------------------------------------------------- rule 4
 
 

@@ -18,10 +18,10 @@ app = typer.Typer(
 )
 
 
-def _registry(rt: Runtime):  # noqa: ANN202
+def _registry(rt: Runtime, *, carry_pending: bool = True):  # noqa: ANN202
     from nbalife.services.registry import open_registry
 
-    return open_registry(rt.home, rt.engine, rt.settings)
+    return open_registry(rt.home, rt.engine, rt.settings, now=rt.now(), carry_pending=carry_pending)
 
 
 def _test_table(test) -> object:  # noqa: ANN001
@@ -97,14 +97,22 @@ def advance(
     ] = False,
     force: Annotated[bool, typer.Option("--force", help="Move on even inside a live-game freeze window.")] = False,
 ) -> None:
-    """Move the rollout on when the decision allows (cron); exit 1 when it rolls B back."""
+    """Move the rollout on when the decision allows (cron); exit 1 when it rolls B back; exit 3
+    when the live-game freeze defers the step (carried out by the first registry command after it)."""
+    from nbalife.errors import Deferred
     from nbalife.services.abtest import advance as run
 
     rt = runtime(ctx)
-    result = run(rt.engine, _registry(rt), rt.settings, rt.home, now=rt.now(), if_running=if_running, force=force)
+    result = run(rt.engine, _registry(rt, carry_pending=False), rt.settings, rt.home, now=rt.now(),
+                 if_running=if_running, force=force)
     tables = (_report_tables(result.report) if result.report
               else [_test_table(result.test)] if result.test else [])
-    show(rt.json, result, table("Advance", ["action", "reason"], [(result.action, result.reason)]), *tables)
+    carried = ([table("Carried out after the freeze", ["#", "what", "version", "done", "outcome"],
+                      [(c.pending.id, c.pending.action, c.pending.version, c.promoted, c.outcome)
+                       for c in result.carried])] if result.carried else [])
+    show(rt.json, result, *carried, table("Advance", ["action", "reason"], [(result.action, result.reason)]), *tables)
+    if result.pending is not None:
+        raise Deferred(result.reason)
     if result.action == "rolled_back":
         raise CheckFailed(f"A/B test {result.test.test_id} rolled back: {result.reason}")
 

@@ -39,7 +39,8 @@ def check(
         **({} if fixed is None else {
             "rule": result.trigger, "method": fixed.method, "quantile": f"{fixed.old_quantile:.3f} -> {fixed.new_quantile:.3f}",
             "window coverage after": fixed.coverage_after, "registered": fixed.version,
-            "promoted": fixed.applied, "gate refused": fixed.refused}),
+            "promoted": fixed.applied, "gate refused": fixed.refused,
+            "retired (stale candidates)": ", ".join(fixed.retired) or None}),
     }))
     if result.outcome == "too_few" and not rt.json:
         typer.echo(f"too few resolved predictions to judge: {result.n} < conformal.min_samples "

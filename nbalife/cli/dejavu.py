@@ -34,7 +34,8 @@ def update(
         "cutoff": result.cutoff, "finished games in window": result.candidates, "added": result.added,
         "dropped": result.dropped, "patterns": f"{result.size_before} -> {result.size_after}",
         "dates": f"{result.first_date} .. {result.last_date}", "registered": result.version,
-        "promoted": result.promoted, "gate refused": result.refused}))
+        "promoted": result.promoted, "gate refused": result.refused,
+        "retired (stale candidates)": ", ".join(result.retired) or None}))
     if result.version is None and not rt.json:
         typer.echo("nothing to do: no finished game is missing from the pattern database", err=True)
 

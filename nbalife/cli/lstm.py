@@ -39,6 +39,7 @@ def retrain(
             "LSTM fitted by": f"{result.age.version} {result.age.days:.1f} days ago, {result.age.games} games since",
             "training cutoff": result.cutoff, "held out": f"{result.holdout_first}..{result.holdout_last}"
             if result.holdout_first else None, "message": result.message,
+            "retired (stale candidates)": ", ".join(result.retired) or None,
         }),
         table("Triggers", ["trigger", "fires", "why"], [(t.name, "yes" if t.fired else "no", t.reason)
                                                         for t in result.triggers]),

@@ -210,20 +210,20 @@ def _carry_out(rt: Runtime) -> None:
 
 @app.command("pending")
 def pending_cmd(ctx: typer.Context) -> None:
-    """Promotions the live-game freeze deferred that still wait."""
+    """Promotions and A/B advances the live-game freeze deferred that still wait."""
     rt = runtime(ctx)
     waiting = _registry(rt).pending()
-    show(rt.json, waiting, table("Pending promotions", ["#", "version", "asked", "by", "not before", "force", "reason"],
-                                 [(p.id, p.version, p.asked_at, f"{p.who}@{p.host}", p.not_before, p.force,
+    show(rt.json, waiting, table("Pending", ["#", "what", "version", "asked", "by", "not before", "force", "reason"],
+                                 [(p.id, p.action, p.version, p.asked_at, f"{p.who}@{p.host}", p.not_before, p.force,
                                    p.reason) for p in waiting]))
 
 
 @app.command()
 def cancel(
     ctx: typer.Context,
-    number: Annotated[int, typer.Argument(help="The pending promotion's number (see `registry pending`).")],
+    number: Annotated[int, typer.Argument(help="The pending entry's number (see `registry pending`).")],
 ) -> None:
-    """Drop a pending promotion."""
+    """Drop a pending promotion or A/B advance."""
     from nbalife.services.registry import cancel as run
 
     rt = runtime(ctx)

@@ -32,9 +32,10 @@ def status_tables(result: Status) -> list[Table]:
     summary = {
         "production": result.production or "none (run `nbalife train --register --promote`)",
         "age (days)": result.production_age_days,
-        "lineage": " <- ".join(f"{a.version} ({a.kind})" for a in result.lineage) or None,
-        "LSTM fitted by": None if lstm is None else f"{lstm.version}, {lstm.days:.1f} days and {lstm.games} "
-                                                    f"games ago (cutoff {lstm.cutoff})",
+        "lineage": " <- ".join(f"{a.version} ({a.kind}" + (f", {a.tombstone})" if a.tombstone else ")")
+                              for a in result.lineage) or None,
+        "LSTM fitted by": None if lstm is None else f"{result.named(lstm.version)}, {lstm.days:.1f} days and "
+                                                    f"{lstm.games} games ago (cutoff {lstm.cutoff})",
         "A/B test": None if test is None else f"{test.test_id}: {test.champion} vs {test.candidate} ({test.mode}, "
                                               f"stage {test.stage}, B traffic {test.traffic:g}, since "
                                               f"{test.started_at:%Y-%m-%d})",
@@ -53,7 +54,7 @@ def status_tables(result: Status) -> list[Table]:
         table("Arm A, last days", ["days", "n", "MAE", "persistence MAE", "coverage"],
               [(w.days, w.n, w.mae, w.persistence_mae, w.coverage) for w in result.windows]),
         table("Last run of each job", ["kind", "at", "outcome", "version"],
-              [(j.kind, j.at, j.outcome, j.version) for j in result.jobs]),
+              [(j.kind, j.at, j.outcome, result.named(j.version)) for j in result.jobs]),
         *cron_tables,
         table(f"Drift (last check {'-' if drift is None else f'{drift.at:%Y-%m-%d %H:%M}, {drift.outcome}'})",
               ["feature", "KS p-value", "PSI", "drift"],

@@ -1,4 +1,5 @@
-"""The live-game freeze: daily windows in a named time zone when production must not change."""
+"""The live-game freeze: daily windows in league time (or a zone the setting names) when
+production must not change."""
 
 from __future__ import annotations
 
@@ -47,16 +48,22 @@ def check_zone(zone: str) -> str:
     return zone
 
 
-def parse_freeze(text: str) -> Freeze:
-    """``"HH:MM-HH:MM[, HH:MM-HH:MM ...] Area/City"``; anything else is bad input naming it."""
+def parse_freeze(text: str, zone: str) -> Freeze:
+    """``"HH:MM-HH:MM[, HH:MM-HH:MM ...][ Area/City]"``: the windows in the zone written after
+    them or, when none is written, in ``zone`` (the league's, ``league.timezone``); anything
+    else is bad input naming it."""
     shown = repr(text[:80])
-    spans, _, zone = text.strip().rpartition(" ")
-    if not spans or not zone:
-        raise BadInput(f"freeze window {shown}: expected 'HH:MM-HH:MM Area/City'")
+    spans, _, last = text.strip().rpartition(" ")
+    if ":" in last:  # no zone written (a zone name never holds a colon): the league's
+        spans, written = text.strip(), None
+    else:
+        written = last
+    if not spans:
+        raise BadInput(f"freeze window {shown}: expected 'HH:MM-HH:MM[ Area/City]'")
     try:
-        check_zone(zone)
+        check_zone(written or zone)
     except BadInput:
-        raise BadInput(f"freeze window {shown}: unknown time zone {zone[:60]!r}") from None
+        raise BadInput(f"freeze window {shown}: unknown time zone {(written or zone)[:60]!r}") from None
     windows = []
     for span in spans.split(","):
         match = _WINDOW.fullmatch(span.strip())
@@ -66,4 +73,4 @@ def parse_freeze(text: str) -> Freeze:
         if (h1, m1) == (h2, m2):
             raise BadInput(f"freeze window {shown}: {span.strip()!r} is empty")
         windows.append((dt.time(h1, m1), dt.time(h2, m2)))
-    return Freeze(tuple(windows), zone, text.strip())
+    return Freeze(tuple(windows), written or zone, text.strip())

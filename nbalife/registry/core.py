@@ -91,6 +91,11 @@ class Registry:
         """Registered versions that are not deleted, newest first."""
         return [i.version for i in self._all() if i.state != rows.DELETED]
 
+    def tombstones(self) -> dict[str, str]:
+        """"deleted by gc on D" for each version gc deleted (its record stays)."""
+        with self._read() as conn:
+            return {v: f"deleted by gc on {at.date().isoformat()}" for v, at in rows.deleted_on(conn).items()}
+
     def show(self, version: str) -> VersionInfo:
         """The store's record of one version (a tombstone too: ``deleted_at`` set); BadInput when
         it was never registered."""
@@ -233,6 +238,7 @@ class Registry:
         version: str | None = None,
         at: datetime | None = None,
         retire_stale: bool = False,
+        keep: Collection[str] = (),
     ) -> VersionInfo:
         """Register a new immutable model set from ``files`` (name -> path, or a folder whose
         plain files are taken), derived from ``base`` (default: production), its parent. Without
@@ -241,7 +247,7 @@ class Registry:
         content-addressed; version, files and event are one transaction. With ``retire_stale``
         (jobs that derive a version), this kind's earlier candidates that waited and are now
         stale (not descended from production, or from the same base) are retired and named in
-        ``retired``."""
+        ``retired``; never one of ``keep`` (an A/B test's versions)."""
         sources = metadata.collect_artifacts(files)
         kind = ChangeKind.parse(kind)
         for number in (n for n in (version, base) if n is not None):
@@ -276,7 +282,7 @@ class Registry:
             metadata.dumps(info)  # reject non-JSON metrics before writing anything
             rows.insert_version(conn, info, blobs)
             self._fault()
-            retired = self._stale(conn, info, production) if retire_stale else []
+            retired = [v for v in self._stale(conn, info, production) if v not in keep] if retire_stale else []
             rows.set_state(conn, retired, rows.RETIRED)
             record_event(conn, "register", "ok", at=at, version=version,
                          details={"from": base, "to": version, "reason": description, "kind": kind.value,

@@ -77,6 +77,12 @@ def _info(row: Any, files: Sequence[FileEntry], root: Path) -> VersionInfo:
     )
 
 
+def deleted_on(conn: Connection) -> dict[str, dt.datetime]:
+    """When gc deleted each tombstone, by version (one query, no metadata)."""
+    query = select(V.c.version, V.c.deleted_at).where(V.c.deleted_at.is_not(None))
+    return {row.version: from_db_time(row.deleted_at) for row in conn.execute(query)}
+
+
 def version(conn: Connection, number: str, root: Path) -> VersionInfo | None:
     """One version (a tombstone too) with its files, or None when it was never registered."""
     row = conn.execute(select(V).where(V.c.version == number)).first()

@@ -10,7 +10,7 @@ significantly worse B ends the test (rolled back: all traffic is A's again).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,10 +30,12 @@ from nbalife.store.predictions import ResolvedPrediction, latest_resolved
 if TYPE_CHECKING:
     import numpy as np
 
-    from nbalife.registry import Registry
+    from nbalife.registry import Pending, Registry
+    from nbalife.services.registry import CarriedOut
 
 MODES = ("split", "shadow")
 LOCK = "abtest"
+ADVANCE = "abtest_advance"  # the kind of a deferred advance in the registry's pending list
 
 
 @dataclass(frozen=True)
@@ -66,13 +68,17 @@ class Report:
 
 @dataclass(frozen=True)
 class Advance:
-    """What ``abtest advance`` did: ``waiting``, ``advanced``, ``promoted``, ``rolled_back``, or
-    ``idle`` (no test running, with ``if_running``)."""
+    """What ``abtest advance`` did: ``waiting``, ``advanced``, ``promoted``, ``rolled_back``,
+    ``deferred`` (the live-game freeze: recorded as ``pending``, carried out after it, and
+    ``reason`` says until when), or ``idle`` (no test running, with ``if_running``). ``carried``
+    lists what the freeze had deferred and this call carried out first."""
 
     action: str
     reason: str
     test: AbTest | None
     report: Report | None
+    pending: Pending | None = None
+    carried: tuple[CarriedOut, ...] = ()
 
 
 def rollout_shares(mode: str, traffic: float, stages: tuple[int, ...]) -> tuple[float, ...]:
@@ -227,8 +233,53 @@ def advance(engine: Engine, registry: Registry, settings: Settings, home: Path, 
     minimum games and hours, move to the next stage, or promote B when the rule says so.
 
     No running test is bad input, unless ``if_running`` (the cron line): then nothing to do.
-    Inside the live-game freeze only a rollback happens; moving on waits unless ``force``."""
-    from nbalife.services.registry import active_freeze, promote
+    Inside the live-game freeze only a rollback happens; a step that would move on is recorded
+    as pending in the registry (once per test) unless ``force``. Once no freeze is on, what the
+    freeze deferred (advances and promotions) is carried out first, re-gated."""
+    from nbalife.services.registry import carry_out_pending
+
+    carried = carry_out_pending(registry, engine, settings, now=now)
+    return replace(_advance(engine, registry, settings, home, now=now, if_running=if_running, force=force),
+                   carried=tuple(carried))
+
+
+def carry_out(engine: Engine, registry: Registry, settings: Settings, entry: Pending, *,
+              now: dt.datetime) -> tuple[bool, str]:
+    """Carry out the advance ``entry`` the freeze deferred: the rollout step is judged again on
+    today's evidence (it may wait, move on, promote or roll back). Returns (whether B still stands,
+    what happened); the entry is closed either way, ``refused`` when its test no longer runs."""
+    running = _running(engine)
+    if running is None or running.candidate != entry.version:
+        why = f"the A/B test of {entry.version} is no longer running"
+        _settle(registry, entry, "refused", why, now)
+        return False, why
+    step = _advance(engine, registry, settings, registry.home, now=now, if_running=True, force=entry.force)
+    outcome = f"{step.action}: {step.reason}"
+    _settle(registry, entry, "done" if step.action != "rolled_back" else "refused", outcome, now)
+    return step.action != "rolled_back", outcome
+
+
+def _settle(registry: Registry, entry: Pending, state: str, outcome: str, now: dt.datetime) -> None:
+    try:
+        registry.settle(entry.id, state, outcome, at=now, kind=ADVANCE)
+    except BadInput:
+        pass  # settled meanwhile: by another host, or by the promotion the step made
+
+
+def _defer(registry: Registry, settings: Settings, test: AbTest, would: str, *, now: dt.datetime) -> Pending:
+    """The pending advance of ``test``: the one already waiting, else a new one until the freeze ends."""
+    from nbalife.services.registry import freeze_end
+
+    waiting = next((p for p in registry.pending() if p.action == ADVANCE and p.version == test.candidate), None)
+    if waiting is not None:
+        return waiting
+    return registry.defer(test.candidate, not_before=freeze_end(settings, now), at=now, action=ADVANCE,
+                          reason=f"A/B test {test.test_id}: {would}")
+
+
+def _advance(engine: Engine, registry: Registry, settings: Settings, home: Path, *, now: dt.datetime,
+             if_running: bool, force: bool) -> Advance:
+    from nbalife.services.registry import active_freeze, deferred_line, freeze_zone, promote
 
     with run_lock(LOCK, home=home, engine=engine):
         if if_running and _running(engine) is None:
@@ -245,13 +296,6 @@ def advance(engine: Engine, registry: Registry, settings: Settings, home: Path, 
             ended = _end(engine, test, "rolled_back", decision.reason, "abtest_rollback", "failed", now=now,
                          details=summary)
             return Advance("rolled_back", decision.reason, ended, current)
-        frozen = None if force else active_freeze(settings, now)
-        if frozen:
-            reason = f"live-game freeze {frozen!r}: the advance waits (--force overrides)"
-            with reachable(engine), engine.begin() as conn:
-                record_event(conn, "abtest_advance", "frozen", at=now, version=test.candidate,
-                             details={"test": test.test_id, "reason": reason, **summary})
-            return Advance("frozen", reason, test, current)
         if not current.stage.ready or (current.stage.next_share is None and decision.action != PROMOTE):
             reason = (current.stage.waiting_for() if not current.stage.ready
                       else f"stays at the last stage: {decision.reason}")
@@ -259,6 +303,12 @@ def advance(engine: Engine, registry: Registry, settings: Settings, home: Path, 
                 record_event(conn, "abtest_advance", "waiting", at=now, version=test.candidate,
                              details={"test": test.test_id, "reason": reason, **summary})
             return Advance("waiting", reason, test, current)
+        frozen = None if force else active_freeze(settings, now)
+        if frozen:
+            would = (f"promote {test.candidate}" if current.stage.next_share is None
+                     else f"B's share {test.traffic:.0%} -> {current.stage.next_share:.0%}")
+            entry = _defer(registry, settings, test, would, now=now)
+            return Advance("deferred", deferred_line(entry, freeze_zone(settings)), test, current, entry)
         if current.stage.next_share is None:
             promote(registry, engine, settings, test.candidate, now=now, force=True, override_freeze=True,
                     reason=f"A/B test {test.test_id}: {decision.reason}")

@@ -84,6 +84,7 @@ class Recalibration:
     applied: bool
     refused: str | None = None  # why the promotion gate kept it from production
     waiting: bool = False  # an earlier check registered it; it still awaits promotion
+    retired: tuple[str, ...] = ()  # earlier recalibrations that waited and are stale now
 
 
 @dataclass(frozen=True)
@@ -340,7 +341,7 @@ def _recalibrate(engine: Engine, registry: Registry, settings: Settings, product
                             reason=f"conformal check --apply: {description}")
         refused = promotion.failure or waiting_for_freeze(promotion)
     return Recalibration(info.version, result.method, old, layer.quantile_, after,
-                         apply and refused is None, refused)
+                         apply and refused is None, refused, retired=info.retired)
 
 
 def status(engine: Engine, registry: Registry, *, now: dt.datetime) -> StatusResult:

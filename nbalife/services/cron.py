@@ -50,7 +50,7 @@ def warnings(settings: Settings, *, host: bool = True, host_zone: dt.tzinfo | No
     """Jobs whose time falls inside the live-game freeze: in league time, and (``host``) on this
     host's clock when it is another zone (a cron that ignores CRON_TZ runs them there)."""
     zone = settings.league.timezone
-    freeze = parse_freeze(settings.registry.freeze) if settings.registry.freeze else None
+    freeze = parse_freeze(settings.registry.freeze, zone) if settings.registry.freeze else None
     found = freeze_conflicts(freeze, zone)
     here = _zone_name(_host_zone() if host_zone is None else host_zone) if host else None
     if not found and here is not None and here != zone:

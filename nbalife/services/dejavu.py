@@ -45,6 +45,7 @@ class UpdateResult:
     version: str | None
     promoted: bool
     refused: str | None = None  # why the promotion gate kept it from production
+    retired: tuple[str, ...] = ()  # earlier Dejavu candidates that waited and are stale now
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,7 @@ def _update(engine: Engine, registry: Registry, settings: Settings, *, now: dt.d
         refused = promotion.failure or waiting_for_freeze(promotion)
     return UpdateResult(production.version, cutoff, len(games), added, dropped, result.size_before,
                         int(model.n_patterns_), record["first_date"], record["last_date"], info.version,
-                        settings.dejavu.auto_promote and refused is None, refused)
+                        settings.dejavu.auto_promote and refused is None, refused, info.retired)
 
 
 def _production_dejavu(registry: Registry) -> tuple[str, Any]:

@@ -23,6 +23,7 @@ from nbalife.config import Settings
 from nbalife.errors import BadInput
 from nbalife.locks import run_lock
 from nbalife.registry import NO_PRODUCTION, ChangeKind, Production, Registry, VersionInfo
+from nbalife.services.registry import ab_protected
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
 
@@ -89,7 +90,7 @@ def register_derived(
             figures["base_held_out"] = base_held_out(production.info)
         return registry.register(folder, kind, metrics={**_unscored(own), **figures}, params=params,
                                  description=description, base=production.version, at=now,
-                                 training_window=window, retire_stale=True)
+                                 training_window=window, retire_stale=True, keep=ab_protected(registry.engine))
 
 
 def base_held_out(base: VersionInfo) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from nbalife.config import Settings
 from nbalife.errors import BadInput, NbalifeError
 from nbalife.locks import run_lock
 from nbalife.registry import NO_PRODUCTION, ChangeKind, Registry, VersionInfo
+from nbalife.services.registry import ab_protected
 from nbalife.services.triggers import LstmAge, Trigger, evaluate, lineage
 from nbalife.store.engine import reachable
 from nbalife.store.events import record_event
@@ -72,6 +73,7 @@ class RetrainResult:
     min_improvement: float | None = None
     version: str | None = None
     seconds: float = 0.0
+    retired: tuple[str, ...] = ()  # earlier retrain candidates that waited and are stale now
 
 
 def _drift_now(engine: Engine, production: VersionInfo, settings: Settings, now: dt.datetime) -> Trigger:
@@ -246,6 +248,7 @@ def _train_and_compare(registry: Registry, settings: Settings, production: Versi
                   "holdout": candidate.n}
         info = registry.register(Path(staging), ChangeKind.LSTM_RETRAIN, base=production.version, metrics=metrics,
                                  params=model_params(settings).to_dict(), training_window=window,
-                                 description=f"LSTM retrain ({', '.join(fired)})", at=now)
-    return dataclasses.replace(result, version=info.version,
+                                 description=f"LSTM retrain ({', '.join(fired)})", at=now, retire_stale=True,
+                                 keep=ab_protected(registry.engine))
+    return dataclasses.replace(result, version=info.version, retired=info.retired,
                                message=f"registered {info.version} (not promoted): {figures}")

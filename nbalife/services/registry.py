@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from nbalife.config import Settings
-from nbalife.errors import BadInput, CheckFailed, unreadable
+from nbalife.errors import BadInput, CheckFailed, LockHeld, unreadable
 from nbalife.registry import (
     GateResult,
     GcResult,
@@ -30,6 +30,7 @@ from nbalife.store.abtests import active_versions
 from nbalife.store.engine import reachable
 
 GATED_METRICS = ("mae", "coverage")
+ADVANCE = "abtest_advance"  # a deferred A/B advance (services.abtest), beside deferred promotions
 
 
 def open_registry(home: Path, engine: Engine, settings: Settings, *, lock_wait_s: float | None = None,
@@ -89,27 +90,36 @@ def read_metrics(path: Path | None) -> dict[str, Any]:
 class Promotion:
     """The gate's verdict and, unless it refused, the switch; ``failure`` is set on refusal;
     ``frozen`` names the live-game freeze that deferred the promotion, recorded as ``pending``
-    (no gate ran: it runs when the promotion is carried out)."""
+    (no gate ran: it runs when the promotion is carried out), its windows read in ``zone``."""
 
     gate: GateResult | None
     switch: Switch | None
     failure: str | None
     frozen: str | None = None
     pending: Pending | None = None
+    zone: str | None = None
 
     @property
     def deferred(self) -> str | None:
         """"deferred until HH:MM America/New_York (pending #N)", or None."""
-        return None if self.pending is None else deferred_line(self.pending, self.frozen)
+        return None if self.pending is None else deferred_line(self.pending, self.zone or "UTC")
 
 
-def deferred_line(pending: Pending, freeze: str | None) -> str:
-    """How a deferred promotion is announced, in the freeze's own time zone."""
+def deferred_line(pending: Pending, zone: str) -> str:
+    """How a deferred change is announced, in the freeze's time zone (``freeze_zone``)."""
     from zoneinfo import ZoneInfo
 
-    zone = (freeze or "").strip().rpartition(" ")[2] or "America/New_York"
     until = pending.not_before.astimezone(ZoneInfo(zone)).strftime("%H:%M")
     return f"deferred until {until} {zone} (pending #{pending.id})"
+
+
+def freeze_zone(settings: Settings) -> str:
+    """The zone the freeze's windows are read in: one written in ``registry.freeze``, else the
+    league's (``league.timezone``)."""
+    from nbalife.ops.freeze import parse_freeze
+
+    text = settings.registry.freeze
+    return parse_freeze(text, settings.league.timezone).zone if text else settings.league.timezone
 
 
 def waiting_for_freeze(promotion: Promotion) -> str | None:
@@ -124,7 +134,7 @@ def active_freeze(settings: Settings, now: dt.datetime) -> str | None:
     from nbalife.ops.freeze import parse_freeze
 
     text = settings.registry.freeze
-    return text if text and parse_freeze(text).active(now) else None
+    return text if text and parse_freeze(text, settings.league.timezone).active(now) else None
 
 
 def freeze_end(settings: Settings, now: dt.datetime) -> dt.datetime:
@@ -133,7 +143,7 @@ def freeze_end(settings: Settings, now: dt.datetime) -> dt.datetime:
 
     from nbalife.ops.freeze import parse_freeze
 
-    freeze = parse_freeze(settings.registry.freeze or "")
+    freeze = parse_freeze(settings.registry.freeze or "", settings.league.timezone)
     zone = ZoneInfo(freeze.zone)
     local = now.astimezone(zone)
     moment = local
@@ -177,7 +187,7 @@ def promote(
     frozen = None if override_freeze or registry.current_version() is None else active_freeze(settings, now)
     if frozen:
         entry = registry.defer(version, not_before=freeze_end(settings, now), reason=reason, force=force, at=now)
-        return Promotion(None, None, None, frozen, entry)
+        return Promotion(None, None, None, frozen, entry, freeze_zone(settings))
 
     verdicts: list[GateResult] = []
 
@@ -204,7 +214,8 @@ def promote(
 
 @dataclass(frozen=True)
 class CarriedOut:
-    """A deferred promotion that was due: what became of it (``promoted`` or the refusal)."""
+    """A deferred promotion or A/B advance that was due: what became of it (``promoted``: it was
+    carried out; else ``outcome`` is the refusal, or the A/B rollback the advance made instead)."""
 
     pending: Pending
     promoted: bool
@@ -213,12 +224,22 @@ class CarriedOut:
 
 def carry_out_pending(registry: Registry, engine: Engine, settings: Settings, *,
                       now: dt.datetime) -> list[CarriedOut]:
-    """Carry out, re-gated, every promotion the freeze deferred, oldest first, once no freeze is
-    active at ``now``; one that is refused is closed as ``refused`` with the reason."""
+    """Carry out, re-gated, every promotion and A/B advance the freeze deferred, oldest first,
+    once no freeze is active at ``now``; one that is refused is closed as ``refused`` with the
+    reason. An advance is judged again on today's evidence (services.abtest.carry_out)."""
     if active_freeze(settings, now):
         return []
     done = []
     for entry in registry.pending():
+        if entry.action == ADVANCE:
+            from nbalife.services.abtest import carry_out
+
+            try:
+                stands, outcome = carry_out(engine, registry, settings, entry, now=now)
+            except LockHeld:
+                continue  # an advance runs elsewhere right now: the entry waits for the next command
+            done.append(CarriedOut(entry, stands, outcome))
+            continue
         try:
             result = promote(registry, engine, settings, entry.version, now=now, force=entry.force,
                              reason=f"pending #{entry.id}: {entry.reason}".rstrip(": "), override_freeze=True,
@@ -247,8 +268,10 @@ def _close(registry: Registry, entry: Pending, why: str, now: dt.datetime) -> st
 
 
 def cancel(registry: Registry, number: int, *, now: dt.datetime) -> Pending:
-    """Drop the deferred promotion ``number`` (``promote`` event, outcome ``cancelled``)."""
-    return registry.settle(number, "cancelled", "cancelled by the operator", at=now)
+    """Drop the deferred promotion or A/B advance ``number`` (its ``promote`` or
+    ``abtest_advance`` event, outcome ``cancelled``)."""
+    kind = next((p.action for p in registry.pending() if p.id == number), "promote")
+    return registry.settle(number, "cancelled", "cancelled by the operator", at=now, kind=kind)
 
 
 def rollback(registry: Registry, version: str | None, *, now: dt.datetime, reason: str = "") -> Switch:

@@ -8,7 +8,7 @@ nor scipy.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,13 @@ SERVING_ARM = "A"
 
 @dataclass(frozen=True)
 class Ancestor:
-    """One version of production's lineage."""
+    """One version of production's lineage; ``tombstone`` says when gc deleted it."""
 
     version: str
     kind: str
     created_at: dt.datetime
     description: str
+    tombstone: str | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,13 @@ class Status:
     abtest: AbTest | None
     triggers: list[Trigger]
     cron: CronJobs | None = None
+    tombstones: dict[str, str] = field(default_factory=dict)
+
+    def named(self, version: str | None) -> str | None:
+        """``version``, with "(deleted by gc on D)" when it is a tombstone."""
+        if version is None or version not in self.tombstones:
+            return version
+        return f"{version} ({self.tombstones[version]})"
 
 
 def _drift_trigger(drift: DriftFigures | None, production: str) -> Trigger:
@@ -146,9 +154,12 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
     for days in WINDOWS_DAYS:
         row = window_metrics(engine, now - dt.timedelta(days=days), now, arm=SERVING_ARM)
         windows.append(WindowFigures(days, row.n, row.mae, row.coverage, row.persistence_mae))
+    deleted = registry.tombstones()
     production: VersionInfo | None = registry.current()
+    named = {j.version for j in jobs} | {drift.version if drift else None}
     if production is None:
-        return Status(now, None, None, [], jobs, windows, None, drift, test, [], cron)
+        return Status(now, None, None, [], jobs, windows, None, drift, test, [], cron,
+                      {v: d for v, d in deleted.items() if v in named})
     chain = lineage(registry, production)
     age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_trigger(drift, production.version),
                              force=False)
@@ -156,7 +167,7 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         now=now,
         production=production.version,
         production_age_days=(now - production.created_at).total_seconds() / 86400,
-        lineage=[Ancestor(i.version, i.kind.value, i.created_at, i.description) for i in chain],
+        lineage=[Ancestor(i.version, i.kind.value, i.created_at, i.description, i.tombstone) for i in chain],
         jobs=jobs,
         windows=windows,
         lstm=age,
@@ -164,4 +175,6 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         abtest=test,
         triggers=[t for t in triggers if t.name != "force"],
         cron=cron,
+        tombstones={v: d for v, d in deleted.items()
+                    if v in named | {i.version for i in chain} | {age.version if age else None}},
     )

@@ -356,7 +356,7 @@ def test_a_deferred_advance_is_judged_again_when_carried_out(home: Path, engine,
 
     from nbalife.config import load_settings
     from nbalife.services import abtest
-    from nbalife.services.registry import cancel, carry_out_pending, open_registry
+    from nbalife.services.registry import cancel, open_registry
 
     _, candidate = versions
     settings = load_settings(None, environ={}, overrides={"registry.freeze": "19:00-01:00",
@@ -369,11 +369,11 @@ def test_a_deferred_advance_is_judged_again_when_carried_out(home: Path, engine,
     step = abtest.advance(engine, registry, settings, home, now=evening)
     assert step.action == "deferred"
     assert step.reason == f"deferred until 01:00 America/New_York (pending #{step.pending.id})"
-    assert carry_out_pending(registry, engine, settings, now=evening + dt.timedelta(hours=3)) == []  # still frozen
+    assert abtest.carry_out_deferred(engine, registry, settings, now=evening + dt.timedelta(hours=3)) == []  # still frozen
     assert cancel(registry, step.pending.id, now=evening).state == "cancelled"  # the operator can drop it
     step = abtest.advance(engine, registry, settings, home, now=evening)
     log_resolved(engine, 2000, gap=-8.0, seed=3, offset=1000)  # B turned much worse overnight
-    done = carry_out_pending(registry, engine, settings, now=evening + dt.timedelta(hours=5))
+    done = abtest.carry_out_deferred(engine, registry, settings, now=evening + dt.timedelta(hours=5))
     assert [(d.pending.id, d.promoted) for d in done] == [(step.pending.id, False)], done
     assert done[0].outcome.startswith("rolled_back")
     assert abtest.status(engine, settings, now=evening + dt.timedelta(hours=5)) is None

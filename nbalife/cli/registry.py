@@ -193,14 +193,15 @@ def promote(
 
 def _carry_out(rt: Runtime) -> None:
     from nbalife.errors import Deferred
-    from nbalife.services.registry import active_freeze, carry_out_pending
+    from nbalife.services.abtest import carry_out_deferred
+    from nbalife.services.registry import active_freeze
 
     registry = _registry(rt, carry_pending=False)
     frozen = active_freeze(rt.settings, rt.now())
     waiting = registry.pending()
     if frozen and waiting:
         raise Deferred(f"the live-game freeze {frozen!r} is on: {len(waiting)} pending promotion(s) wait")
-    done = carry_out_pending(registry, rt.engine, rt.settings, now=rt.now())
+    done = carry_out_deferred(rt.engine, registry, rt.settings, now=rt.now())
     show(rt.json, done, table("Pending promotions carried out", ["#", "version", "promoted", "outcome"],
                               [(d.pending.id, d.pending.version, d.promoted, d.outcome) for d in done]))
     if any(not d.promoted for d in done):

@@ -236,11 +236,19 @@ def advance(engine: Engine, registry: Registry, settings: Settings, home: Path, 
     Inside the live-game freeze only a rollback happens; a step that would move on is recorded
     as pending in the registry (once per test) unless ``force``. Once no freeze is on, what the
     freeze deferred (advances and promotions) is carried out first, re-gated."""
-    from nbalife.services.registry import carry_out_pending
-
-    carried = carry_out_pending(registry, engine, settings, now=now)
+    carried = carry_out_deferred(engine, registry, settings, now=now)
     return replace(_advance(engine, registry, settings, home, now=now, if_running=if_running, force=force),
                    carried=tuple(carried))
+
+
+def carry_out_deferred(engine: Engine, registry: Registry, settings: Settings, *,
+                       now: dt.datetime) -> list[CarriedOut]:
+    """Every promotion and A/B advance the freeze deferred, oldest first, once no freeze is on
+    (``services.registry.carry_out_pending`` with this service's rollout step for the advances)."""
+    from nbalife.services.registry import carry_out_pending
+
+    return carry_out_pending(registry, engine, settings, now=now,
+                             advance=lambda entry: carry_out(engine, registry, settings, entry, now=now))
 
 
 def carry_out(engine: Engine, registry: Registry, settings: Settings, entry: Pending, *,

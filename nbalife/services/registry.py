@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -222,20 +223,21 @@ class CarriedOut:
     outcome: str
 
 
-def carry_out_pending(registry: Registry, engine: Engine, settings: Settings, *,
-                      now: dt.datetime) -> list[CarriedOut]:
-    """Carry out, re-gated, every promotion and A/B advance the freeze deferred, oldest first,
-    once no freeze is active at ``now``; one that is refused is closed as ``refused`` with the
-    reason. An advance is judged again on today's evidence (services.abtest.carry_out)."""
+def carry_out_pending(registry: Registry, engine: Engine, settings: Settings, *, now: dt.datetime,
+                      advance: Callable[[Pending], tuple[bool, str]] | None = None) -> list[CarriedOut]:
+    """Carry out, re-gated, every promotion the freeze deferred, oldest first, once no freeze is
+    active at ``now``; one that is refused is closed as ``refused`` with the reason. A deferred A/B
+    advance is carried out by ``advance`` (the A/B service's step, judged again on today's evidence:
+    ``services.abtest.carry_out_deferred`` passes it); without it, it waits for the A/B job."""
     if active_freeze(settings, now):
         return []
     done = []
     for entry in registry.pending():
         if entry.action == ADVANCE:
-            from nbalife.services.abtest import carry_out
-
+            if advance is None:
+                continue
             try:
-                stands, outcome = carry_out(engine, registry, settings, entry, now=now)
+                stands, outcome = advance(entry)
             except LockHeld:
                 continue  # an advance runs elsewhere right now: the entry waits for the next command
             done.append(CarriedOut(entry, stands, outcome))

@@ -8,7 +8,7 @@ nor scipy.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from nbalife.config import Settings
 from nbalife.registry import Registry, VersionInfo
 from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
+from nbalife.services.guard import GuardrailState, guardrail_states
 from nbalife.services.metrics import window_metrics
 from nbalife.services.triggers import LstmAge, Trigger, evaluate, lineage
 from nbalife.store.abtests import AbTest, running_test
@@ -81,6 +82,7 @@ class Status:
     drift: DriftFigures | None
     abtest: AbTest | None
     triggers: list[Trigger]
+    guardrails: list[GuardrailState] = field(default_factory=list)  # as the last `guard check` left them
 
 
 def _drift_trigger(drift: DriftFigures | None, production: str) -> Trigger:
@@ -107,7 +109,7 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         windows.append(WindowFigures(days, row.n, row.mae, row.coverage, row.persistence_mae))
     production: VersionInfo | None = registry.current()
     if production is None:
-        return Status(now, None, None, [], jobs, windows, None, drift, test, [])
+        return Status(now, None, None, [], jobs, windows, None, drift, test, [], guardrail_states(engine))
     chain = lineage(registry, production)
     age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_trigger(drift, production.version),
                              force=False)
@@ -122,4 +124,5 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         drift=drift,
         abtest=test,
         triggers=[t for t in triggers if t.name != "force"],
+        guardrails=guardrail_states(engine),
     )

@@ -17,7 +17,7 @@ from nbalife.store.times import from_db_time, to_db_time
 # The audit log's vocabulary: the kinds of the jobs (a new job adds its kind here).
 KINDS = frozenset({"ingest", "outcomes", "db_upgrade", "register", "promote", "rollback", "gc", "recover",
                    "abtest_start", "abtest_advance", "abtest_rollback", "abtest_stop",
-                   "drift_check", "lstm_retrain", "conformal_check", "dejavu_update", "metrics_check"})
+                   "drift_check", "lstm_retrain", "conformal_check", "dejavu_update", "metrics_check", "guard_check"})
 
 
 @dataclass(frozen=True)

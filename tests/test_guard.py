@@ -201,3 +201,27 @@ def test_swap_scores_on_a_real_season(repo_data) -> None:
     season.loc[theirs, columns] = -season.loc[theirs, columns]
     season.loc[theirs, "final_diff"] = -season.loc[theirs, "final_diff"]
     assert {s.team: s.llr for s in swap_scores(season, recent=15, history=20)}["MIL"] > 6
+
+
+def test_ingest_rejects_an_impossible_score_path_naming_the_game(cli_db, real_games, tmp_path) -> None:
+    games = load_games(real_games).head(5)
+    games.loc[2, "final_diff"] = games.loc[2, "d24"] + 61
+    broken = tmp_path / "broken.csv"
+    games.to_csv(broken, index=False)
+    result = run_nbalife("--home", str(cli_db.home), "--db", cli_db.db_url, "data", "ingest", str(broken))
+    game = games.loc[2, "game_id"]
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == (f"error: {broken}: row 4 (game {game}): column d24 = '{games.loc[2, 'd24']}': "
+                                     f"d24 {games.loc[2, 'd24']} but final_diff {games.loc[2, 'd24'] + 61}: the "
+                                     "second half cannot move 61 points (at most 60)")
+    assert cli_db("--json", "data", "summary").stdout.strip() == "[]"  # nothing written
+    final = games.loc[2, "final_diff"]
+    games.loc[2, "final_diff"] = games.loc[2, "d24"]
+    games.loc[3, "d7"] = games.loc[3, "d6"] + 16  # more than the points possible in a minute
+    games.to_csv(broken, index=False)
+    minute = cli_db("data", "ingest", str(broken))
+    assert minute.exit_code == 2 and f"(game {games.loc[3, 'game_id']}): column d7" in minute.output
+    games.loc[2, "final_diff"] = final
+    games.to_csv(broken, index=False)
+    skipped = cli_db("--json", "data", "ingest", "--skip-invalid", str(broken))
+    assert skipped.exit_code == 0 and json.loads(skipped.stdout)[0]["rejected"] == 2

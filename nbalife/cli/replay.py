@@ -30,6 +30,10 @@ def replay(
     report: Annotated[Optional[Path], typer.Option(
         "--report", help="Also write the season's `nbalife report` page (*.html), the policy beside doing "
                          "nothing.", metavar="FILE")] = None,
+    fault: Annotated[Optional[List[str]], typer.Option(
+        "--fault", metavar="KIND@DATE[:PARAM]",
+        help="Inject a fault (repeat for several): variance@D:1.3, bias@D:TEAM, bad-model@D, "
+             "outcomes-stop@D:DAYS, job-stop@D:JOB, stale-model@D.")] = None,
 ) -> None:
     """Train on the games before the window, then play it day by day: each game forecast at minute
     18, its result stored, outcomes synced and every scheduled job run at its cron time. Prints the
@@ -40,7 +44,7 @@ def replay(
     rt = runtime(ctx)
     settings = load_settings(policy).settings if policy is not None else rt.settings
     result = run(list(games), settings=settings, since=since, until=until, train_until=train_until,
-                 abtest_mode=abtest_mode, report=report)
+                 abtest_mode=abtest_mode, report=report, faults=fault)
     columns = ["week", "games", "coverage", "width", "MAE", "nothing cov", "nothing width", "nothing MAE",
                "persistence MAE"]
     show(
@@ -63,4 +67,19 @@ def replay(
                 w.persistence_mae) for w in [*result.weeks, result.total]]),
         table(f"Time per job kind ({result.seconds:.1f} s in all)", ["job", "runs", "seconds"],
               [(j.job, j.runs, j.seconds) for j in result.jobs]),
+        *_fault_tables(result),
     )
+
+
+def _fault_tables(result) -> list:  # noqa: ANN001
+    """The faults' rows, or without faults every guardrail alert (each one false)."""
+    if result.false_alarms is not None:
+        return [table(f"False alarms: {len(result.false_alarms)} guardrail alerts without a fault",
+                      ["guardrail", "first", "last", "checks", "action", "detail"],
+                      [(a.guardrail, a.first_at, a.last_at, a.checks, a.action, a.detail)
+                       for a in result.false_alarms])]
+    return [table("Faults", ["fault", "injected", "detected", "by", "games", "days", "action", "recovered",
+                             "games hit", "MAE", "coverage", "MAE without", "coverage without"],
+                  [(f.fault, f.injected_at, f.detected_at, f.detected_by, f.games_to_detect, f.days_to_detect,
+                    f.action, f.recovered_at, f.damage.games, f.damage.mae, f.damage.coverage,
+                    f.damage.baseline_mae, f.damage.baseline_coverage) for f in result.faults])]

@@ -20,7 +20,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from nbalife.errors import BadInput
 from nbalife.ops.schedule import JOBS
@@ -112,7 +112,7 @@ class _Clock:
 
 
 def run_season(games: pd.DataFrame, *, engine: Engine, registry: Registry, settings: Settings, home: Path,
-               abtest_mode: str = "split", progress: DayProgress | None = None) -> SeasonRun:
+               abtest_mode: str = "split", progress: DayProgress | None = None, hook: Any = None) -> SeasonRun:
     """Walk every day from the first to the last game of ``games`` (oldest first, results
     included) against the store and registry of a home whose production is trained.
 
@@ -133,22 +133,31 @@ def run_season(games: pd.DataFrame, *, engine: Engine, registry: Registry, setti
     days = (last - first).days + 1
     for index in range(days):
         day = first + dt.timedelta(days=index)
+        skip = hook.morning(day) if hook is not None else frozenset()
         advance_at = local_at(day, ADVANCE_AT)
-        _timed(clock, "abtest-advance", lambda: _advance(engine, registry, settings, home, advance_at))
+        if "abtest-advance" not in skip:
+            _timed(clock, "abtest-advance", lambda: _advance(engine, registry, settings, home, advance_at))
         for job in JOBS:
-            if job.name in DAILY_JOBS:
+            if job.name in DAILY_JOBS and job.name not in skip:
                 for when in fire_times(job.when, day):
                     _timed(clock, job.name, lambda j=job.name, w=when: _scheduled(
                         j, engine, registry, settings, home, w, abtest_mode))
+        if hook is not None:
+            _timed(clock, "guard-check", lambda: hook.after_jobs(day))
         todays = by_day.get(day.isoformat())
         if todays is not None:
             predicted, done = local_at(day, PREDICT_AT), local_at(day, RESULTS_AT)
             served.append(_timed(clock, "predict", lambda: _predict(
                 engine, registry, todays, PATTERN_COLUMNS, predicted, cache)))
-            _timed(clock, "ingest", lambda: _store_results(engine, todays, done))
-            _timed(clock, "outcomes", lambda: _sync(engine, done))
+            if "ingest" in skip:
+                hook.hold(todays)
+            else:
+                _timed(clock, "ingest", lambda: _store_results(engine, todays, done))
+            if "outcomes" not in skip:
+                _timed(clock, "outcomes", lambda: _sync(engine, done))
         metrics_at = local_at(day, METRICS_AT)
-        _timed(clock, "metrics-check", lambda: _metrics(engine, settings, metrics_at))
+        if "metrics-check" not in skip:
+            _timed(clock, "metrics-check", lambda: _metrics(engine, settings, metrics_at))
         if progress is not None:
             progress(index + 1, days)
     import pandas as pd

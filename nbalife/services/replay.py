@@ -8,18 +8,20 @@ import datetime as dt
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbalife.config import DatabaseSettings, Settings
 from nbalife.errors import BadInput
+from nbalife.services.faults import SeasonFaults, check_faults, fault_section, perturb
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from nbalife.forecast.lstm import EpochProgress
     from nbalife.ops.season import Action, DayProgress
+    from nbalife.services.faults import Baseline, FalseAlarm, FaultRow
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class ReplayResult:
     train_seconds: float
     seconds: float
     report: Path | None = None  # the HTML page written with --report
+    faults: list[FaultRow] = field(default_factory=list)  # one row per --fault
+    false_alarms: list[FalseAlarm] | None = None  # without --fault: every guardrail alert (all false)
 
 
 def load_season_files(files: list[Path]) -> pd.DataFrame:
@@ -125,11 +129,15 @@ def split_window(games: pd.DataFrame, since: dt.date | None, until: dt.date | No
 def replay(files: list[Path], *, settings: Settings, since: dt.date | None = None, until: dt.date | None = None,
            train_until: dt.date | None = None, db_url: str | None = None, abtest_mode: str = "split",
            progress: DayProgress | None = None, epochs: EpochProgress | None = None,
-           report: Path | None = None) -> ReplayResult:
+           report: Path | None = None, faults: list[str] | None = None,
+           baseline: Baseline | None = None) -> ReplayResult:
     """Train the first model on the games before the window in a temporary home (or on the
     empty store at ``db_url``), promote it, then play the window day by day under ``settings``
     (ops.season). The user's home and store are never touched. ``report``: also write the
-    ``nbalife report`` page of the replayed season, the policy beside doing nothing."""
+    ``nbalife report`` page of the replayed season, the policy beside doing nothing. ``faults``:
+    ``KIND@DATE[:PARAM]`` specs injected into the season (services.faults); ``guard check
+    --apply`` runs every simulated morning; ``baseline``: the same window already replayed
+    without faults (else it is replayed for the faults' damage)."""
     from nbalife.files import check_output_path
     from nbalife.ops.season import run_season
     from nbalife.services.abtest import MODES
@@ -140,6 +148,7 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
         report = check_output_path(report, option="--report", suffixes=(".html",))
     games = load_season_files(files)
     training, replayed = split_window(games, since, until, train_until)
+    specs = check_faults(list(faults or ()), replayed)
     settings = dataclasses.replace(settings, database=DatabaseSettings())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nbalife-replay-") as tmp:
@@ -147,13 +156,15 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
         engine = _open_store(db_url or f"sqlite:///{home / 'nbalife.db'}")
         try:
             registry, train_seconds = _first_model(engine, home, training, replayed, settings, epochs)
-            run = run_season(replayed, engine=engine, registry=registry, settings=settings, home=home,
-                             abtest_mode=abtest_mode, progress=progress)
+            hook = SeasonFaults(engine, registry, settings, home, specs, seed=settings.lstm.seed)
+            run = run_season(perturb(replayed, specs), engine=engine, registry=registry, settings=settings, home=home,
+                             abtest_mode=abtest_mode, progress=progress, hook=hook)
             nothing = _untouched(registry, run.first_production, replayed)
             if report is not None:
                 _write_report(engine, registry, settings, report, replayed, nothing)
         finally:
             engine.dispose()
+    rows, alarms = fault_section(specs, hook, run, replayed, training, settings, abtest_mode, baseline)
     weeks, months, total = _periods(replayed, run.served, nothing)
     counts = Counter(f"{a.job} {a.outcome}" for a in run.actions)
     jobs = [JobTime(job, run.job_runs[job], run.job_seconds[job]) for job in sorted(run.job_runs)]
@@ -162,7 +173,7 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
                         str(replayed["game_date"].iloc[-1]), run.first_production, run.last_production,
                         run.actions, dict(sorted(counts.items())), weeks, months, total,
                         [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started,
-                        report)
+                        report, rows, alarms)
 
 
 def _write_report(engine, registry, settings: Settings, out: Path, replayed: pd.DataFrame,  # noqa: ANN001

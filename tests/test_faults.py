@@ -92,7 +92,8 @@ def test_wrapper_records_follow_the_schedule() -> None:
 
 
 @pytest.mark.slow
-def test_same_seed_gives_the_same_fault_rows_and_the_bad_model_is_rolled_back(season_files, policy) -> None:  # noqa: ANN001
+def test_same_seed_gives_the_same_fault_rows_and_the_bad_model_is_rolled_back(season_files,  # noqa: ANN001
+                                                                              policy) -> None:  # noqa: ANN001
     from nbalife.services.replay import replay
 
     faults = ["bad-model@2023-10-27", "outcomes-stop@2023-11-01:2", "job-stop@2023-10-26:conformal-check"]

@@ -22,8 +22,9 @@ def check(
     apply: Annotated[bool, typer.Option(
         "--apply", help="Act: roll a worse production back to the previous one (guard.action: rollback).")] = False,
     only: Annotated[Optional[List[str]], typer.Option(
-        "--only", metavar="NAME", help="Run only this guardrail (repeat for several): worse-production, missing-predictions, "
-                       "stale-results, stale-jobs, feed-swap.")] = None,
+        "--only", metavar="NAME",
+        help="Run only this guardrail (repeat for several): worse-production, missing-predictions, stale-results, "
+             "stale-jobs, feed-swap.")] = None,
     prometheus: Annotated[Optional[Path], typer.Option(
         "--prometheus", help="Also write the guardrails' series to this node_exporter textfile (*.prom).",
         metavar="FILE")] = None,

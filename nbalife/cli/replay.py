@@ -78,8 +78,17 @@ def _fault_tables(result) -> list:  # noqa: ANN001
                       ["guardrail", "first", "last", "checks", "action", "detail"],
                       [(a.guardrail, a.first_at, a.last_at, a.checks, a.action, a.detail)
                        for a in result.false_alarms])]
-    return [table("Faults", ["fault", "injected", "detected", "by", "games", "days", "action", "recovered",
-                             "games hit", "MAE", "coverage", "MAE without", "coverage without"],
-                  [(f.fault, f.injected_at, f.detected_at, f.detected_by, f.games_to_detect, f.days_to_detect,
-                    f.action, f.recovered_at, f.damage.games, f.damage.mae, f.damage.coverage,
-                    f.damage.baseline_mae, f.damage.baseline_coverage) for f in result.faults])]
+
+    def when(moment) -> str:  # noqa: ANN001
+        return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+
+    return [table("Faults (times UTC; damage: MAE and coverage of the games until recovery, without the fault)",
+                  ["fault", "injected", "detected", "by", "games", "days", "action", "recovered", "MAE", "coverage"],
+                  [(f.fault, when(f.injected_at), when(f.detected_at), f.detected_by, f.games_to_detect,
+                    f.days_to_detect, f.action, when(f.recovered_at),
+                    f"{_num(f.damage.mae)} / {_num(f.damage.baseline_mae)}",
+                    f"{_num(f.damage.coverage)} / {_num(f.damage.baseline_coverage)}") for f in result.faults])]
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -35,8 +35,8 @@ def impossible_paths(valid: pd.DataFrame) -> list[tuple[str, int, str]]:
     final = valid["final_diff"].astype("Float64")
     swing = (final - valid["d24"]).abs()
     bad = valid[(swing > MAX_SECOND_HALF_SWING).fillna(False)]
-    return [(str(g.game_id), int(g.d24), f"d24 {int(g.d24)} but final_diff {int(g.final_diff)}: the second half cannot move "
-             f"{abs(int(g.final_diff) - int(g.d24))} points (at most {MAX_SECOND_HALF_SWING})")
+    return [(str(g.game_id), int(g.d24), f"d24 {int(g.d24)} but final_diff {int(g.final_diff)}: the second half "
+             f"cannot move {abs(int(g.final_diff) - int(g.d24))} points (at most {MAX_SECOND_HALF_SWING})")
             for g in bad.itertuples()]
 
 

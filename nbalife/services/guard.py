@@ -59,7 +59,7 @@ RULES = {
 }
 SERVING_ARM = "A"
 SWAP_LOOKBACK_DAYS = 400
-SWAP_LEVEL_SD = 4.0  # points of final margin a team's form may move within a season  # the results the swap check reads: this season and the last
+SWAP_LEVEL_SD = 4.0  # points of final margin a team's form may move within a season
 
 
 @dataclass(frozen=True)

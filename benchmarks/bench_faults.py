@@ -57,6 +57,7 @@ def main() -> None:
     settings = load_settings(None, environ={}).settings
     payload: dict = {"settings": dataclasses.asdict(settings), "seasons": {}}
     name = "bench_faults" + ("_" + "_".join(args.season) if args.season and len(args.season) < len(SEASONS) else "")
+    name += "_" + "_".join(args.kind) if args.kind else ""
     table_rows = []
     for season in args.season or list(SEASONS):
         files, team = SEASONS[season]

@@ -384,9 +384,9 @@ def fault_rows(faults: list[Fault], hook: SeasonFaults, actions: list[Any], repl
                 action = "rollback" if check.rolled_back else "alert"
                 recovered = check.at if check.rolled_back else None
                 break
-        if fault.kind == "variance":  # the season's own checks: a recalibration, an alert, a drift finding
-            later = [a for a in actions if a.at >= start and (a.job in ("conformal-check", "drift-check")
-                                                              or a.job == "metrics-check")]
+        if fault.kind == "variance":  # the season's own checks: a recalibration, a drift finding, a coverage alert
+            later = [a for a in actions if a.at >= start and (
+                a.job in ("conformal-check", "drift-check") or (a.job == "metrics-check" and "coverage" in a.detail))]
             if later:
                 first = later[0]
                 detected_at, detected_by = first.at, first.job

@@ -8,7 +8,7 @@ nor scipy.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +18,7 @@ from nbalife.config import Settings
 from nbalife.ops import jobs as cron_records
 from nbalife.registry import Registry, VersionInfo
 from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
+from nbalife.services.guard import GuardrailState, guardrail_states
 from nbalife.services.metrics import window_metrics
 from nbalife.services.triggers import LstmAge, Trigger, evaluate, lineage
 from nbalife.store.abtests import AbTest, running_test
@@ -119,6 +120,7 @@ class Status:
     abtest: AbTest | None
     triggers: list[Trigger]
     cron: CronJobs | None = None
+    guardrails: list[GuardrailState] = field(default_factory=list)  # as the last `guard check` left them
 
 
 def _drift_trigger(drift: DriftFigures | None, production: str) -> Trigger:
@@ -148,7 +150,7 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         windows.append(WindowFigures(days, row.n, row.mae, row.coverage, row.persistence_mae))
     production: VersionInfo | None = registry.current()
     if production is None:
-        return Status(now, None, None, [], jobs, windows, None, drift, test, [], cron)
+        return Status(now, None, None, [], jobs, windows, None, drift, test, [], cron, guardrail_states(engine))
     chain = lineage(registry, production)
     age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_trigger(drift, production.version),
                              force=False)
@@ -164,4 +166,5 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         abtest=test,
         triggers=[t for t in triggers if t.name != "force"],
         cron=cron,
+        guardrails=guardrail_states(engine),
     )

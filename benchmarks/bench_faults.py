@@ -17,8 +17,7 @@ from pathlib import Path
 
 from benchmarks.common import print_table, write_json
 from nbalife.config import load_settings
-from nbalife.services.faults import baseline_run
-from nbalife.services.replay import load_season_files, replay, split_window
+from nbalife.services.replay import baseline_run, load_season_files, replay, split_window
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "nba"
 # season -> (files, the team whose feed is swapped: the previous season's strongest by margin)

@@ -17,8 +17,10 @@ Kinds (``DATE`` a day of the replayed window):
 - ``stale-model@D``: the jobs that change the model (``conformal-check``, ``dejavu-update``,
   ``lstm-retrain``) stop from D.
 
-Every replay runs ``guard check --apply`` each day at ``GUARD_AT`` (after the early-morning jobs),
-with the cron wrapper's records written as the schedule would have left them. ``SeasonFaults.play``
+Every replay runs ``guard check --apply`` twice each day, at ``GUARD_TIMES`` (the schedule's
+hourly check, sampled: after the early-morning jobs, and once the night's predictions are past
+``monitoring.outcome_lag_hours``), with the cron wrapper's records written as the schedule would
+have left them. ``SeasonFaults.play``
 is the season runner's ``day_step``: it plays each day (``services.season.play_day``) without the
 jobs the faults stop, holds back the results of a stopped feed, and checks the guardrails once the
 early-morning jobs ran. Times are league time (``league.timezone``).
@@ -49,8 +51,8 @@ if TYPE_CHECKING:
 
 KINDS = ("variance", "bias", "bad-model", "outcomes-stop", "job-stop", "stale-model")
 MODEL_JOBS = ("conformal-check", "dejavu-update", "lstm-retrain")
-GUARD_AT = dt.time(4, 30)
-INJECT_AT = dt.time(4, 45)  # a bad model is promoted after the morning's guard check
+GUARD_TIMES = (dt.time(4, 30), dt.time(12, 30))
+INJECT_AT = dt.time(4, 45)  # a bad model is promoted after the first guard check of its day
 _SPEC = re.compile(r"([a-z-]+)@([0-9]{4}-[0-9]{2}-[0-9]{2})(?::(.+))?")
 FUTURE = [f"d{i}" for i in range(19, 25)]
 DIFFS = [f"d{i}" for i in range(25)]
@@ -222,8 +224,7 @@ class SeasonFaults:
             self._deliver(day)
 
         def after_jobs() -> None:
-            season.timed("guard-check", lambda: self.after_jobs(day))
-            season.note_production(local_at(day, INJECT_AT, self.zone))
+            season.timed("guard-check", lambda: self.after_jobs(season, day))
 
         play_day(season, day, skip=frozenset(skip), after_jobs=after_jobs)
 
@@ -246,17 +247,21 @@ class SeasonFaults:
         if not self._stopped("outcomes", at):
             sync(self.engine, now=at, registry=self.registry)
 
-    def after_jobs(self, day: dt.date) -> None:
-        """04:30: the wrapper records as the schedule left them, ``guard check --apply``, then any
-        model fault of the day."""
-        at = local_at(day, GUARD_AT, self.zone)
-        self._write_records(at)
-        result = guard.check(self.engine, self.registry, self.settings, home=self.home, now=at, apply=True)
-        self.checks.append(Check(at, {f.guardrail: f.evidence for f in result.firing}, result.action,
-                                 None if result.rollback is None else result.rollback.from_version))
-        for fault in self.faults:
-            if fault.kind == "bad-model" and fault.day == day:
-                self.injected[fault.text] = self._bad_model(local_at(day, INJECT_AT, self.zone))
+    def after_jobs(self, season: Season, day: dt.date) -> None:
+        """At each of ``GUARD_TIMES``: the wrapper records as the schedule left them and ``guard
+        check --apply``; after the first, any model fault of the day."""
+        for index, time_of_day in enumerate(GUARD_TIMES):
+            at = local_at(day, time_of_day, self.zone)
+            self._write_records(at)
+            result = guard.check(self.engine, self.registry, self.settings, home=self.home, now=at, apply=True)
+            self.checks.append(Check(at, {f.guardrail: f.evidence for f in result.firing}, result.action,
+                                     None if result.rollback is None else result.rollback.from_version))
+            season.note_production(at)
+            if index == 0:
+                for fault in self.faults:
+                    if fault.kind == "bad-model" and fault.day == day:
+                        self.injected[fault.text] = self._bad_model(local_at(day, INJECT_AT, self.zone))
+                        season.note_production(self.injected[fault.text])
 
     def _write_records(self, at: dt.datetime) -> None:
         """Each job's wrapper record as of ``at``: its last scheduled run, ended at once with exit 0

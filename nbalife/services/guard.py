@@ -99,9 +99,9 @@ def check(engine: Engine, registry: Registry, settings: Settings, *, home: Path,
     records, default read from ``home`` (``ops.jobs.last_runs``). ``prometheus``: also write the
     guardrails' series to that textfile."""
     if prometheus is not None:
-        from nbalife.files import check_output_path
+        from nbalife.services.export import check_prom_path
 
-        prometheus = check_output_path(prometheus, option="--prometheus", suffixes=(".prom",))
+        prometheus = check_prom_path(prometheus, create=True)  # as `metrics export`: a fresh home's folder is made
     names = list(GUARDRAILS) if not only else list(dict.fromkeys(only))
     for name in names:
         if name not in GUARDRAILS:

@@ -294,12 +294,12 @@ def training_growth(n_games: int, params) -> dict[str, float]:
     team = _fit_context(games, np.ones(len(games), dtype=bool))[0]  # as ModelSet.fit does
     team.checkpoint(games)
     context = time.perf_counter() - started
-    quick = replace(params, lstm_epochs=min(params.lstm_epochs, 3))
+    quick = replace(params, lstm=replace(params.lstm, epochs=min(params.lstm.epochs, 3)))
     started = time.perf_counter()
     ModelSet.fit(*(frame.drop(columns="final_diff") for frame in splits), quick)
     pattern_only = time.perf_counter() - started
     return {"games": n_games, "context_seconds": context, "pattern_only_seconds": pattern_only,
-            "lstm_epochs": quick.lstm_epochs, "growth": context / pattern_only}
+            "lstm_epochs": quick.lstm.epochs, "growth": context / pattern_only}
 
 
 def main() -> None:

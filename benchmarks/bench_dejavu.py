@@ -132,11 +132,12 @@ def end_to_end(repeats: int) -> dict[str, dict[str, float]]:
     on a small machine numpy's BLAS threads and torch's OpenMP threads otherwise contend."""
     import torch
 
+    from nbalife.forecast.lstm_schedule import Schedule
     from nbalife.forecast.modelset import ModelSet, ModelSetParams
 
     frames = [games_frame(random_walks(n, seed), name) for n, seed, name in
               ((50_000, 11, "train"), (2_000, 12, "val"), (2_000, 13, "cal"))]
-    model = ModelSet.fit(*frames, ModelSetParams(lstm_epochs=1))
+    model = ModelSet.fit(*frames, ModelSetParams(lstm=Schedule(epochs=1)))
     queries = random_walks(repeats, 14)[:, :19]
     default_threads = torch.get_num_threads()
     out = {}

@@ -65,7 +65,7 @@ def main() -> None:
         splits = production.splits
         window = {"first_date": splits[0].first_date, "last_date": splits[-1].last_date}
         info = registry.register(folder, ChangeKind.TRAIN, metrics=production.metrics, training_window=window,
-                                 params=dataclasses.asdict(model_params(settings)), description="2020-21")
+                                 params=model_params(settings).to_dict(), description="2020-21")
         registry.promote(info.version, force=True, reason="benchmark")
         result = retrain(engine, registry, settings, home=home, now=NOW, force=True)
         scores = {s.model: s for s in result.scores}

@@ -11,12 +11,12 @@ import re
 from collections.abc import Collection, Iterable
 from enum import Enum
 
-from nbalife.errors import BadInput
+from nbalife.errors import BadInput, quoted
 
 MAX_PART = 999_999
 """The largest number each of MAJOR, MINOR and PATCH may be (so a version is at most 20 characters)."""
 _SEMVER = re.compile(r"(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})\.(0|[1-9][0-9]{0,5})", re.ASCII)
-_SHOWN = 40  # characters of a bad value quoted in the error line
+_SHOWN = 48  # characters of a bad value quoted in the error line (its repr, cut)
 
 
 class ChangeKind(str, Enum):
@@ -48,8 +48,7 @@ def parse_version(text: str, what: str = "version") -> tuple[int, int, int]:
     most MAX_PART without leading zeros, is BadInput naming ``what`` and the value (repr, cut)."""
     match = _SEMVER.fullmatch(text) if isinstance(text, str) else None
     if match is None:
-        shown = repr(text[:_SHOWN]) + ("..." if len(text) > _SHOWN else "") if isinstance(text, str) else repr(text)
-        raise BadInput(f"invalid {what} {shown}: expected MAJOR.MINOR.PATCH of plain digits, "
+        raise BadInput(f"invalid {what} {quoted(text, _SHOWN)}: expected MAJOR.MINOR.PATCH of plain digits, "
                        f"each 0..{MAX_PART}, e.g. 1.2.0")
     major, minor, patch = (int(g) for g in match.groups())
     return major, minor, patch

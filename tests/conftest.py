@@ -159,7 +159,6 @@ def tiny_model_set(tmp_path_factory: pytest.TempPathFactory, repo_data: Path):  
 
 def install_production(home: Path, engine, tiny) -> str:  # noqa: ANN001
     """Register ``tiny_model_set`` in ``home``'s registry and promote it; returns its version."""
-    import dataclasses
 
     from nbalife.registry import ChangeKind
     from nbalife.services.registry import open_registry
@@ -170,7 +169,7 @@ def install_production(home: Path, engine, tiny) -> str:  # noqa: ANN001
               **{s.name: s.games for s in splits}}
     registry = open_registry(home, engine, tiny.settings)
     info = registry.register(tiny.folder, ChangeKind.MANUAL, metrics=tiny.result.metrics,
-                             params=dataclasses.asdict(model_params(tiny.settings)), training_window=window,
+                             params=model_params(tiny.settings).to_dict(), training_window=window,
                              description="tiny test model set")
     registry.promote(info.version, force=True, reason="test")
     return info.version
@@ -218,13 +217,16 @@ def pin_now(monkeypatch: pytest.MonkeyPatch, moment) -> None:  # noqa: ANN001
     monkeypatch.setattr(Runtime, "now", staticmethod(lambda: moment))
 
 
-def store_seasons(engine, repo_data: Path, names: tuple[str, ...], now):  # noqa: ANN001, ANN201
+def store_seasons(engine, repo_data: Path, names: tuple[str, ...], now, until: str | None = None):  # noqa: ANN001, ANN201
     """The named real season files of ``repo_data`` upserted into the store at ``now``, in one
-    transaction; returns their frames."""
+    transaction (with ``until``, a ``YYYY-MM-DD`` date, only the games up to it); returns the
+    frames stored."""
     from nbalife.interchange import load_games
     from nbalife.store.games import upsert_games
 
     frames = [load_games(repo_data / name) for name in names]
+    if until is not None:
+        frames = [frame[frame["game_date"] <= until] for frame in frames]
     with engine.begin() as conn:
         for frame in frames:
             upsert_games(conn, frame, now)

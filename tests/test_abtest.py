@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -152,57 +153,62 @@ def test_stop_ends_the_test_and_routing(cli_db, engine, versions: tuple[str, str
     assert cli_db("abtest", "stop").exit_code == 2
 
 
-def test_crash_after_promotion_is_completed_by_the_next_advance(home: Path, engine, versions: tuple[str, str],
-                                                                 tiny_model_set, monkeypatch) -> None:  # noqa: ANN001
-    """Promotion journaled, test not yet ended: the next advance sees B in production and ends it."""
-    from nbalife.registry import Registry
+@dataclasses.dataclass
+class Crashed:
+    """A test whose ``advance`` crashed at one step: the service, its inputs and the clock."""
+
+    abtest: Any
+    registry: Any
+    settings: Any
+    now: dt.datetime
+
+
+def crash_advance(home: Path, engine, candidate: str, tiny_model_set, monkeypatch, *,  # noqa: ANN001
+                  step: str, mode: str, traffic: float, min_games: int, games: int, gap: float,
+                  seed: int) -> Crashed:
+    """Start a test, log ``games`` resolved games, and run ``advance`` with the service's ``step``
+    raising as a power cut would; the crash propagates and the patch is undone."""
     from nbalife.services import abtest
     from nbalife.services.registry import open_registry
 
     settings = dataclasses.replace(tiny_model_set.settings, abtest=dataclasses.replace(
-        tiny_model_set.settings.abtest, min_stage_hours=0.0, min_games_per_stage=100))
+        tiny_model_set.settings.abtest, min_stage_hours=0.0, min_games_per_stage=min_games))
     now = dt.datetime.now(dt.timezone.utc)
     registry = open_registry(home, engine, settings)
-    abtest.start(engine, registry, settings, home, candidate=versions[1], mode="shadow", traffic=1.0,
+    abtest.start(engine, registry, settings, home, candidate=candidate, mode=mode, traffic=traffic,
                  min_improvement=0.5, now=now)
-    log_resolved(engine, 400, gap=3.0, seed=4)
+    log_resolved(engine, games, gap=gap, seed=seed)
 
     def crash(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise RuntimeError("power cut")
 
-    monkeypatch.setattr(abtest, "_end", crash)
-    with pytest.raises(RuntimeError):
+    monkeypatch.setattr(abtest, step, crash)
+    with pytest.raises(RuntimeError, match="power cut"):
         abtest.advance(engine, registry, settings, home, now=now)
     monkeypatch.undo()
+    return Crashed(abtest, registry, settings, now)
+
+
+def test_crash_after_promotion_is_completed_by_the_next_advance(home: Path, engine, versions: tuple[str, str],
+                                                                 tiny_model_set, monkeypatch) -> None:  # noqa: ANN001
+    """Promotion committed, test not yet ended: the next advance sees B in production and ends it."""
+    from nbalife.registry import Registry
+
+    run = crash_advance(home, engine, versions[1], tiny_model_set, monkeypatch, step="_end", mode="shadow",
+                        traffic=1.0, min_games=100, games=400, gap=3.0, seed=4)
     assert Registry(home, engine).current_version() == versions[1]
-    assert abtest.status(engine, settings, now=now).test.status == "running"
-    result = abtest.advance(engine, registry, settings, home, now=now)
+    assert run.abtest.status(engine, run.settings, now=run.now).test.status == "running"
+    result = run.abtest.advance(engine, run.registry, run.settings, home, now=run.now)
     assert result.action == "promoted" and result.test.status == "promoted"
 
 
 def test_crash_during_a_stage_move_keeps_the_old_stage(home: Path, engine, versions: tuple[str, str],
                                                         tiny_model_set, monkeypatch) -> None:  # noqa: ANN001
-    from nbalife.services import abtest
-    from nbalife.services.registry import open_registry
-
-    settings = dataclasses.replace(tiny_model_set.settings, abtest=dataclasses.replace(
-        tiny_model_set.settings.abtest, min_stage_hours=0.0, min_games_per_stage=10))
-    now = dt.datetime.now(dt.timezone.utc)
-    registry = open_registry(home, engine, settings)
-    abtest.start(engine, registry, settings, home, candidate=versions[1], mode="split", traffic=0.1,
-                 min_improvement=0.5, now=now)
-    log_resolved(engine, 20, gap=0.0, seed=5)
-
-    def crash(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        raise RuntimeError("power cut")
-
-    monkeypatch.setattr(abtest, "record_event", crash)
-    with pytest.raises(RuntimeError):
-        abtest.advance(engine, registry, settings, home, now=now)
-    monkeypatch.undo()
-    test = abtest.status(engine, settings, now=now).test
+    run = crash_advance(home, engine, versions[1], tiny_model_set, monkeypatch, step="record_event", mode="split",
+                        traffic=0.1, min_games=10, games=20, gap=0.0, seed=5)
+    test = run.abtest.status(engine, run.settings, now=run.now).test
     assert (test.stage, test.traffic) == (0, 0.1)
-    assert abtest.advance(engine, registry, settings, home, now=now).test.stage == 1
+    assert run.abtest.advance(engine, run.registry, run.settings, home, now=run.now).test.stage == 1
 
 
 def test_advance_while_another_run_holds_the_lock_is_exit_3(home: Path, db_url: str, engine,

@@ -10,9 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nbalife.cli.runtime import Runtime
 from nbalife.services import lifecycle
-from tests.conftest import run_nbalife
+from tests.conftest import pin_now, run_nbalife
 
 SEASONS = (*lifecycle.REAL_HISTORY, lifecycle.REAL_SEASON)
 TINY = lifecycle.Size(history_games=500, season_games=200, season_days=None, lstm_hidden=4, lstm_epochs=2)
@@ -28,13 +27,14 @@ def tiny(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_demo_json_reports_steps_actions_versions_and_status_up_to_now(cli, home: Path, tiny: None,
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: NOW))
+    pin_now(monkeypatch, NOW)
     result = cli("--json", "demo", "--quick", "--seed", "3")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["home"] == str(home.resolve()) and (home / "nbalife.db").is_file()
     assert [s["name"] for s in report["steps"]] == STEPS
-    assert {a["job"] for a in report["actions"]} >= {"metrics-check", "dejavu-update", "conformal-check"}
+    # the online interval absorbs the demo's drift, so the metrics check (bounded evidence) stays quiet
+    assert {a["job"] for a in report["actions"]} >= {"dejavu-update", "conformal-check"}
     listed = json.loads(cli("--json", "registry", "list").stdout)
     assert [v["version"] for v in report["versions"]] == [v["version"] for v in listed]
     # the simulated stretch ends the day before now, so the home is current: `status` now sees it

@@ -3,7 +3,6 @@ home is never created by a command that only reads."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -150,10 +149,8 @@ def test_an_unwritable_output_is_refused_before_the_work(cli, home: Path, tmp_pa
     assert not (home / "nbalife.db").exists() or writer != "replay --report"
 
 
-@pytest.mark.parametrize("writer", sorted(WRITERS))
+@pytest.mark.parametrize("writer", sorted(w for w in WRITERS if w != "train --out"))  # a folder: checked above
 def test_an_output_that_is_a_device_is_refused(cli, home: Path, tmp_path: Path, repo_data: Path, writer: str) -> None:
-    if writer == "train --out":
-        pytest.skip("a folder output: /dev/null is 'not a folder', checked above")
     command, _, extra = WRITERS[writer]
     result = cli(*command, "/dev/null", *[a.format(games=repo_data / "nba_2021-22.csv") for a in extra])
     assert result.exit_code == 2, result.output
@@ -173,23 +170,6 @@ def test_replay_refuses_an_unwritable_report_before_reading_the_games(home: Path
 def test_unwritable_outputs_as_a_process(home: Path, tmp_path: Path, repo_data: Path, writer: str) -> None:
     proc = run_nbalife("--home", str(home), *_writer_args(writer, "/proc/x{suffix}", tmp_path, repo_data))
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "cannot write in folder /proc" in proc.stderr
-
-
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes in a read-only folder (/proc and /sys cover it)")
-def test_a_read_only_folder_is_refused(home: Path, tmp_path: Path) -> None:
-    read_only = tmp_path / "read-only"
-    read_only.mkdir()
-    read_only.chmod(0o555)
-    try:
-        for writer in ("report --out", "metrics export --prometheus", "data export --out"):
-            command, suffix, _ = WRITERS[writer]
-            proc = run_nbalife("--home", str(home), *command, str(read_only / f"x{suffix}"))
-            assert proc.returncode == 2, proc.stderr
-            assert proc.stderr == (f"error: {command[-1]} {read_only}/x{suffix}: cannot write in folder "
-                                   f"{read_only}: Permission denied\n")
-            assert list(read_only.iterdir()) == []
-    finally:
-        read_only.chmod(0o755)
 
 
 def test_the_check_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -7,12 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import install_production
+from conftest import install_production, pin_now, store_seasons
 
-from nbalife.cli.runtime import Runtime
-from nbalife.interchange import load_games
 from nbalife.store.abtests import insert_test
-from nbalife.store.games import upsert_games
 
 NOW = dt.datetime(2022, 1, 15, 12, tzinfo=dt.timezone.utc)
 
@@ -20,18 +17,14 @@ NOW = dt.datetime(2022, 1, 15, 12, tzinfo=dt.timezone.utc)
 @pytest.fixture
 def served(cli_db, engine, repo_data, tiny_model_set, tmp_path, monkeypatch):  # noqa: ANN001, ANN201
     """Production trained on 2020-21; the week before NOW of 2021-22 predicted and resolved; one drift check."""
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: NOW - dt.timedelta(hours=1)))
-    old, new = (load_games(repo_data / name) for name in ("nba_2020-21.csv", "nba_2021-22.csv"))
-    new = new[new["game_date"] <= "2022-01-15"]
-    with engine.begin() as conn:
-        upsert_games(conn, old, NOW)
-        upsert_games(conn, new, NOW)
+    pin_now(monkeypatch, NOW - dt.timedelta(hours=1))
+    _, new = store_seasons(engine, repo_data, ("nba_2020-21.csv", "nba_2021-22.csv"), NOW, until="2022-01-15")
     version = install_production(cli_db.home, engine, tiny_model_set)
     week = new[new["game_date"] >= "2022-01-09"]
     week.to_csv(tmp_path / "week.csv", index=False)
     assert cli_db("predict", "--input", tmp_path / "week.csv", "--output", tmp_path / "out.csv").exit_code == 0
     assert cli_db("outcomes", "sync").exit_code == 0
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: NOW))
+    pin_now(monkeypatch, NOW)
     assert cli_db("drift", "check").exit_code == 0
     return version, week, new
 
@@ -108,7 +101,7 @@ def test_last_runs_reads_the_wrappers_records_and_finds_stale_jobs(tmp_path: Pat
 
 
 def test_status_shows_each_cron_jobs_last_exit_and_the_stale_ones(cli, home: Path, monkeypatch) -> None:  # noqa: ANN001
-    monkeypatch.setattr(Runtime, "now", staticmethod(lambda: NOW))
+    pin_now(monkeypatch, NOW)
     at = NOW.timestamp()
     write_record(home / "logs", "outcomes", 0, at - 300, at - 300)
     write_record(home / "logs", "metrics-export", 2, at - 60, None, "error: --prometheus x: folder y does not exist")

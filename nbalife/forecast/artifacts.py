@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -12,6 +12,7 @@ from nbalife.errors import BadInput
 from nbalife.files import write_atomic
 
 _E = TypeVar("_E")
+_J = TypeVar("_J", bound="JsonModel")
 
 
 class NotFitted(BadInput):
@@ -60,9 +61,40 @@ def read_json(path: Path, kind: str) -> dict[str, Any]:
         raise BadInput(f"{path}: missing model file") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise BadInput(f"{path}: corrupt or truncated JSON ({exc})") from None
+    check_format(data, kind, path)
+    return data
+
+
+def check_format(data: object, kind: str, path: Path) -> None:
+    """BadInput naming ``path`` unless ``data`` is a dict whose ``format`` is ``kind``."""
     if not isinstance(data, dict) or data.get("format") != kind:
         raise BadInput(f"{path}: not a {kind} file")
-    return data
+
+
+class JsonModel:
+    """A fitted model kept as one JSON file: ``save``/``load`` through the subclass's
+    ``to_dict``/``from_dict(data, path)``, the file ``JSON_FILE`` whose ``format`` is ``FORMAT``."""
+
+    JSON_FILE: ClassVar[str]
+    FORMAT: ClassVar[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    @classmethod
+    def from_dict(cls: type[_J], data: dict[str, Any], source: Path | str) -> _J:
+        raise NotImplementedError
+
+    def save(self, directory: Path) -> list[Path]:
+        """Write the model's JSON file into ``directory`` atomically."""
+        return [write_json(Path(directory) / self.JSON_FILE, self.to_dict())]
+
+    @classmethod
+    def load(cls: type[_J], directory: Path) -> _J:
+        """Read the model's JSON file from ``directory``; a missing or corrupt file is BadInput
+        naming it."""
+        path = Path(directory) / cls.JSON_FILE
+        return cls.from_dict(read_json(path, cls.FORMAT), path)
 
 
 def read_model(cls: type[_E], path: Path, kind: str) -> tuple[_E, dict[str, Any]]:

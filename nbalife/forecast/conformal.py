@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 
+from nbalife.checks import is_number
 from nbalife.errors import BadInput
 from nbalife.forecast.artifacts import field, read_json, require_fitted, write_json
 from nbalife.forecast.patterns import check_values
@@ -136,7 +137,7 @@ def conformal_quantile(scores: np.ndarray, alpha: float, weights: np.ndarray | N
 
 
 def _check_alpha(owner: str, alpha: object) -> None:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1:
+    if not is_number(alpha) or not 0 < alpha < 1:
         raise BadInput(f"{owner}: alpha={alpha!r} must be a number in (0, 1)")
 
 
@@ -161,8 +162,7 @@ class SplitConformal:
         ``labels`` name each residual (e.g. its prediction) in error messages."""
         _check_alpha("SplitConformal", self.alpha)
         halflife = self.halflife
-        if halflife is not None and (isinstance(halflife, bool)
-                                     or not isinstance(halflife, (int, float)) or not halflife > 0):
+        if halflife is not None and (not is_number(halflife) or not halflife > 0):
             raise BadInput(f"SplitConformal: halflife={halflife!r} must be a number > 0 or None")
         scores = check_values("conformal scores", residuals, np.size(residuals),
                               None if labels is None else [str(v) for v in labels])
@@ -232,19 +232,18 @@ class AdaptiveConformal:
 
     def _check_gamma(self) -> None:
         gamma, step, start = self.gamma, self.step, self.start
-        if isinstance(gamma, bool) or not isinstance(gamma, (int, float)) or not 0 <= gamma <= 1:
+        if not is_number(gamma) or not 0 <= gamma <= 1:
             raise BadInput(f"AdaptiveConformal: gamma={gamma!r} must be a number in [0, 1]")
         if self.online not in ONLINE_METHODS:
             raise BadInput(f"AdaptiveConformal: online={self.online!r}: expected one of "
                            f"{', '.join(ONLINE_METHODS)}")
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 <= step <= 100:
+        if not is_number(step) or not 0 <= step <= 100:
             raise BadInput(f"AdaptiveConformal: step={step!r} must be a number of points in [0, 100]")
         if self.online in ("quantile", "decaying") and not step > 0:
             raise BadInput(f"AdaptiveConformal: online={self.online!r} needs a step > 0")
         if self.online == "aci" and not gamma > 0:
             raise BadInput("AdaptiveConformal: online='aci' needs gamma > 0")
-        if start is not None and (isinstance(start, bool) or not isinstance(start, (int, float))
-                                  or not 0 <= start < math.inf):
+        if start is not None and (not is_number(start) or not 0 <= start < math.inf):
             raise BadInput(f"AdaptiveConformal: start={start!r} must be a finite radius >= 0")
 
     def fit(self, residuals: object, ages: object = None,

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from nbalife.errors import BadInput
-from nbalife.forecast.artifacts import field, read_json, require_fitted, write_json
+from nbalife.forecast.artifacts import JsonModel, check_format, field, require_fitted
 from nbalife.forecast.patterns import LAST, check_patterns, check_values
 
 FORMAT = "nbalife.context"
@@ -56,9 +56,12 @@ def median_regression(design: np.ndarray, target: np.ndarray) -> np.ndarray:
     return -np.asarray(result.eqlin.marginals, dtype=np.float64)
 
 
-class ContextForecaster:
+class ContextForecaster(JsonModel):
     """``d24`` forecasts from ``d18`` and the pre-game edge. ``fit`` sets ``coef_``
     (intercept, strength, lead) and ``n_games_``; no parameters."""
+
+    JSON_FILE = JSON_FILE
+    FORMAT = FORMAT
 
     def get_params(self) -> dict[str, Any]:
         return {}
@@ -89,8 +92,7 @@ class ContextForecaster:
     def from_dict(cls, data: dict[str, Any], source: Path | str = "context") -> ContextForecaster:
         """Rebuild a fitted instance from ``to_dict``; bad content is BadInput naming ``source``."""
         path = Path(source)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise BadInput(f"{path}: not a {FORMAT} file")
+        check_format(data, FORMAT, path)
         try:
             coef = field(data, "coef", path)
             names = COEFFICIENTS if "run3" in coef else BASIC
@@ -103,13 +105,3 @@ class ContextForecaster:
         model = cls()
         model.coef_, model.n_games_ = values, n_games
         return model
-
-    def save(self, directory: Path) -> list[Path]:
-        """Write ``context.json`` into ``directory`` atomically."""
-        return [write_json(Path(directory) / JSON_FILE, self.to_dict())]
-
-    @classmethod
-    def load(cls, directory: Path) -> ContextForecaster:
-        """Read ``context.json``; a missing or corrupt file is BadInput naming it."""
-        path = Path(directory) / JSON_FILE
-        return cls.from_dict(read_json(path, FORMAT), path)

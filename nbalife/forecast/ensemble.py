@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from nbalife.checks import is_number
 from nbalife.errors import BadInput
 from nbalife.forecast.artifacts import field, read_model, require_fitted, write_json
 from nbalife.forecast.patterns import check_values
@@ -85,10 +86,9 @@ class Ensemble:
 
     def _check_params(self) -> None:
         step, move_se = self.step, self.move_se
-        if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= 1:
+        if not is_number(step) or not 0 < step <= 1:
             raise BadInput(f"Ensemble: step={step!r} must be a number in (0, 1]")
-        if isinstance(move_se, bool) or not isinstance(move_se, (int, float)) \
-                or not 0 <= move_se <= 10:
+        if not is_number(move_se) or not 0 <= move_se <= 10:
             raise BadInput(f"Ensemble: move_se={move_se!r} must be a number in [0, 10]")
         if self.reference not in REFERENCES:
             raise BadInput(f"Ensemble: reference={self.reference!r}: expected one of "

@@ -22,9 +22,9 @@ torch is imported only when the LSTM is trained; loading and predicting run in n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,6 +35,7 @@ from nbalife.forecast.context import ContextForecaster
 from nbalife.forecast.dejavu import Dejavu
 from nbalife.forecast.ensemble import Ensemble
 from nbalife.forecast.lstm import LSTMForecaster
+from nbalife.forecast.lstm_schedule import Schedule
 from nbalife.forecast.patterns import check_patterns, to_arrays
 from nbalife.forecast.ratings import Pregame, TeamRatings
 from nbalife.vocab import DEFAULT_K
@@ -59,15 +60,7 @@ class ModelSetParams:
 
     dejavu_k: int = DEFAULT_K
     dejavu_aggregation: str = "median"
-    lstm_hidden_size: int = 64
-    lstm_num_layers: int = 2
-    lstm_epochs: int = 20
-    lstm_batch_size: int = 256
-    lstm_learning_rate: float = 1e-3
-    lstm_patience: int = 3
-    lstm_tol: float = 0.0
-    lstm_seed: int = 0
-    lstm_device: str = "cpu"
+    lstm: Schedule = Schedule()
     alpha: float = 0.05
     conformal_halflife: float | None = None
     aci_gamma: float = 0.005
@@ -75,6 +68,20 @@ class ModelSetParams:
     online_step: float = 1.0
     ensemble_step: float = 0.01
     ensemble_move_se: float = 2.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The parameters as a registered version records them: flat, the LSTM's prefixed
+        ``lstm_`` (the keys of every set registered before ``lstm`` became a ``Schedule``)."""
+        flat = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "lstm"}
+        return {**flat, **{f"lstm_{name}": value for name, value in asdict(self.lstm).items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSetParams:
+        """The parameters recorded by ``to_dict``; keys it does not know are ignored (a derived
+        version adds its own records), missing ones take their defaults."""
+        known = {f.name for f in fields(cls)} - {"lstm"}
+        schedule = {f.name: data[f"lstm_{f.name}"] for f in fields(Schedule) if f"lstm_{f.name}" in data}
+        return cls(**{k: v for k, v in data.items() if k in known}, lstm=Schedule(**schedule))
 
 
 @dataclass(frozen=True)
@@ -228,10 +235,7 @@ def _fit_context(games: pd.DataFrame, fit: np.ndarray
 
 
 def _lstm(p: ModelSetParams) -> LSTMForecaster:
-    return LSTMForecaster(
-        hidden_size=p.lstm_hidden_size, num_layers=p.lstm_num_layers, epochs=p.lstm_epochs,
-        batch_size=p.lstm_batch_size, learning_rate=p.lstm_learning_rate,
-        patience=p.lstm_patience, seed=p.lstm_seed, device=p.lstm_device, tol=p.lstm_tol)
+    return LSTMForecaster(**asdict(p.lstm))
 
 
 @dataclass(frozen=True)

@@ -41,8 +41,9 @@ from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
+from nbalife.checks import is_number
 from nbalife.errors import BadInput
-from nbalife.forecast.artifacts import field, read_json, require_fitted, write_json
+from nbalife.forecast.artifacts import JsonModel, check_format, field, require_fitted
 from nbalife.forecast.patterns import check_dates
 from nbalife.forecast.rating_games import Games, combine
 
@@ -156,13 +157,16 @@ def _run(games: Games, grid: _Grid, keep: bool, start: _Start | None = None
     return sse, count, history
 
 
-class TeamRatings:
+class TeamRatings(JsonModel):
     """Elo-style team ratings on final margins (see the module docstring).
 
     The parameters are the grids ``fit`` searches; ``fit`` sets ``update_rate_``,
     ``carry_over_``, ``home_rate_``, ``home_prior_`` and ``fit_mse_`` (the training error of
     the chosen point). ``pregame`` gives each game's ratings as of its date.
     """
+
+    JSON_FILE = JSON_FILE
+    FORMAT = FORMAT
 
     def __init__(self, update_rates: tuple[float, ...] = UPDATE_RATES,
                  carry_overs: tuple[float, ...] = CARRY_OVERS,
@@ -179,8 +183,7 @@ class TeamRatings:
         ranges = {"update_rates": (0.0, 0.5), "carry_overs": (0.0, 1.0), "home_rates": (0.0, 0.05)}
         for name, (low, high) in ranges.items():
             values = list(getattr(self, name))
-            if not values or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                     and low <= v <= high for v in values):
+            if not values or not all(is_number(v) and low <= v <= high for v in values):
                 raise BadInput(f"TeamRatings: {name}={values!r} must be numbers in "
                                f"[{low:g}, {high:g}], at least one")
         return list(itertools.product(self.update_rates, self.carry_overs, self.home_rates))
@@ -289,8 +292,7 @@ class TeamRatings:
     def from_dict(cls, data: dict[str, Any], source: Path | str = "ratings") -> TeamRatings:
         """Rebuild a fitted instance from ``to_dict``; bad content is BadInput naming ``source``."""
         path = Path(source)
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
-            raise BadInput(f"{path}: not a {FORMAT} file")
+        check_format(data, FORMAT, path)
         params = field(data, "params", path)
         raw = [field(data, key, path) for key in
                ("update_rate", "carry_over", "home_rate", "home_prior", "fit_mse", "n_games")]
@@ -309,16 +311,6 @@ class TeamRatings:
         if "checkpoint" in data:
             model.checkpoint_ = _checked_checkpoint(data["checkpoint"], path)
         return model
-
-    def save(self, directory: Path) -> list[Path]:
-        """Write ``ratings.json`` into ``directory`` atomically."""
-        return [write_json(Path(directory) / JSON_FILE, self.to_dict())]
-
-    @classmethod
-    def load(cls, directory: Path) -> TeamRatings:
-        """Read ``ratings.json``; a missing or corrupt file is BadInput naming it."""
-        path = Path(directory) / JSON_FILE
-        return cls.from_dict(read_json(path, FORMAT), path)
 
 
 def _checked_checkpoint(point: Any, path: Path) -> dict[str, Any]:

@@ -245,7 +245,7 @@ def _train_and_compare(registry: Registry, settings: Settings, production: Versi
                   "holdout_first": result.holdout_first, "holdout_last": result.holdout_last,
                   "holdout": candidate.n}
         info = registry.register(Path(staging), ChangeKind.LSTM_RETRAIN, base=production.version, metrics=metrics,
-                                 params=dataclasses.asdict(model_params(settings)), training_window=window,
+                                 params=model_params(settings).to_dict(), training_window=window,
                                  description=f"LSTM retrain ({', '.join(fired)})", at=now)
     return dataclasses.replace(result, version=info.version,
                                message=f"registered {info.version} (not promoted): {figures}")

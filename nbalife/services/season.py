@@ -224,7 +224,8 @@ def _store_results(engine: Engine, todays: pd.DataFrame, at: dt.datetime) -> Non
 
 
 def _metrics(season: Season, at: dt.datetime) -> Action | None:
-    result = metrics.check(season.engine, season.settings.monitoring, now=at)
+    result = metrics.check(season.engine, season.settings.monitoring, now=at, zone=season.zone,
+                           repeat_hours=season.settings.notify.repeat_hours)
     if result.outcome != "alert":
         return None
     causes = tuple(dict.fromkeys(alert_cause(b) for b in result.breaches)) or ("alert",)

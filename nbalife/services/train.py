@@ -51,14 +51,13 @@ class TrainResult:
 
 def model_params(settings: Settings) -> ModelSetParams:
     """Hyper-parameters of every model from configuration."""
+    from nbalife.forecast.lstm_schedule import Schedule
     from nbalife.forecast.modelset import ModelSetParams
 
     lstm, dejavu = settings.lstm, settings.dejavu
     return ModelSetParams(
         dejavu_k=dejavu.k, dejavu_aggregation=dejavu.aggregation,
-        lstm_hidden_size=lstm.hidden_size, lstm_num_layers=lstm.num_layers, lstm_epochs=lstm.epochs,
-        lstm_batch_size=lstm.batch_size, lstm_learning_rate=lstm.learning_rate, lstm_patience=lstm.patience,
-        lstm_seed=lstm.seed, lstm_device=lstm.device, lstm_tol=lstm.tol, alpha=1 - settings.conformal.target_coverage,
+        lstm=Schedule.of(lstm), alpha=1 - settings.conformal.target_coverage,
         conformal_halflife=settings.conformal.recency_halflife_days,
         aci_gamma=settings.conformal.aci_gamma, online=settings.conformal.online,
         online_step=settings.conformal.online_step,
@@ -165,7 +164,7 @@ def _register(registry: Registry, models: Any, metrics: dict, params: Any, split
         window = {"first_date": splits[0].first_date, "last_date": splits[-1].last_date,
                   **{s.name: s.games for s in splits}}
         info = registry.register(Path(staging), ChangeKind.TRAIN, metrics=metrics,
-                                 params=dataclasses.asdict(params), training_window=window,
+                                 params=params.to_dict(), training_window=window,
                                  description=description or "nbalife train", at=now)
     return info.version
 

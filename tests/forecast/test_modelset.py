@@ -13,6 +13,8 @@ import pytest
 
 from nbalife.errors import BadInput
 from nbalife.forecast.ensemble import Ensemble
+from nbalife.forecast.lstm import LSTMForecaster
+from nbalife.forecast.lstm_schedule import Schedule
 from nbalife.forecast.metrics import interval_metrics, point_metrics
 from nbalife.forecast.modelset import (
     CONTEXT_FILES,
@@ -25,8 +27,8 @@ from nbalife.forecast.patterns import to_arrays
 
 from .conftest import random_walk_games
 
-PARAMS = ModelSetParams(dejavu_k=50, lstm_hidden_size=16, lstm_num_layers=1, lstm_epochs=2,
-                        lstm_batch_size=64, lstm_learning_rate=3e-3)
+PARAMS = ModelSetParams(dejavu_k=50, lstm=Schedule(hidden_size=16, num_layers=1, epochs=2, batch_size=64,
+                                                   learning_rate=3e-3))
 
 
 @pytest.fixture(scope="module")
@@ -168,8 +170,8 @@ def test_missing_file_or_directory(tmp_path: Path, model_set: ModelSet) -> None:
 
 def test_real_games_through_fit_predict_and_evaluate(real_frame: pd.DataFrame) -> None:
     progress: list[tuple] = []
-    params = ModelSetParams(dejavu_k=20, lstm_hidden_size=8, lstm_num_layers=1, lstm_epochs=2,
-                            lstm_batch_size=32, conformal_halflife=14.0)
+    params = ModelSetParams(dejavu_k=20, lstm=Schedule(hidden_size=8, num_layers=1, epochs=2, batch_size=32),
+                            conformal_halflife=14.0)
     model = ModelSet.fit(real_frame.iloc[:200], real_frame.iloc[200:250], real_frame.iloc[250:],
                          params, progress=lambda *a: progress.append(a))
     assert [p[:2] for p in progress] == [(1, 2), (2, 2)]
@@ -200,3 +202,28 @@ def test_three_component_weights_shrink_to_the_per_source_prior() -> None:
     assert sum(shares.values()) == pytest.approx(1.0)
     np.testing.assert_allclose(sharp.predict(noisy[0], noisy[1]),
                                shares["dejavu"] * noisy[0] + shares["lstm"] * noisy[1])
+
+
+# What a version registered before the LSTM's parameters became one ``Schedule`` records.
+RECORDED_BEFORE = {
+    "dejavu_k": 200, "dejavu_aggregation": "median", "lstm_hidden_size": 32, "lstm_num_layers": 1,
+    "lstm_epochs": 8, "lstm_batch_size": 128, "lstm_learning_rate": 0.002, "lstm_patience": 4, "lstm_tol": 0.001,
+    "lstm_seed": 7, "lstm_device": "cpu", "alpha": 0.05, "conformal_halflife": None, "aci_gamma": 0.005,
+    "online": "quantile", "online_step": 1.0, "ensemble_step": 0.01, "ensemble_move_se": 2.0,
+}
+
+
+def test_recorded_parameters_keep_their_flat_keys_and_read_back() -> None:
+    params = ModelSetParams.from_dict({**RECORDED_BEFORE, "conformal_recalibration": {"from": "1.0.0"}})
+    assert params.lstm == Schedule(hidden_size=32, num_layers=1, epochs=8, batch_size=128, learning_rate=0.002,
+                                   patience=4, tol=0.001, seed=7, device="cpu")
+    assert params.to_dict() == RECORDED_BEFORE
+    assert ModelSetParams.from_dict(ModelSetParams().to_dict()) == ModelSetParams()
+
+
+def test_one_set_of_lstm_defaults_for_the_schedule_the_forecaster_and_the_configuration() -> None:
+    from dataclasses import asdict
+
+    from nbalife.config import LstmSettings
+
+    assert LSTMForecaster().get_params() == asdict(Schedule()) == asdict(Schedule.of(LstmSettings()))

@@ -188,6 +188,20 @@ class LeagueSettings:
 
 
 @dataclass(frozen=True)
+class GuardSettings:
+    """Guardrails (`guard check`): what catches a bad production, a silent feed or a stopped cron."""
+
+    action: str = field(default="rollback", metadata={"choices": ("rollback", "alert")})
+    alpha: float = field(default=0.05, metadata=_range(1e-6, 0.5))
+    tau: float = field(default=2.0, metadata=_range(0.01, 100))
+    margin: float = field(default=0.25, metadata=_range(0, 100))
+    min_games: int = field(default=7, metadata=_range(2, 10**6))
+    swap_games: int = field(default=15, metadata=_range(3, 1000))
+    swap_history_games: int = field(default=20, metadata=_range(5, 10**4))
+    swap_threshold: float = field(default=6.0, metadata=_range(0.1, 1000))
+
+
+@dataclass(frozen=True)
 class Settings:
     """Every threshold the lifecycle uses."""
 
@@ -202,6 +216,7 @@ class Settings:
     registry: RegistrySettings = RegistrySettings()
     notify: NotifySettings = NotifySettings()
     league: LeagueSettings = LeagueSettings()
+    guard: GuardSettings = GuardSettings()
 
 
 @dataclass(frozen=True)

@@ -189,6 +189,7 @@ FIXED_CLOCK = [
     ("metrics-export", dt.datetime(2024, 1, 15, 12, 5), dt.datetime(2024, 7, 15, 12, 5)),  # every 5 minutes
     ("metrics-check", dt.datetime(2024, 1, 15, 13, 0), dt.datetime(2024, 7, 15, 13, 0)),   # hourly
     ("abtest-advance", dt.datetime(2024, 1, 15, 12, 15), dt.datetime(2024, 7, 15, 12, 15)),  # every 15 minutes
+    ("guard-check", dt.datetime(2024, 1, 15, 12, 20), dt.datetime(2024, 7, 15, 12, 20)),  # hourly at :20
 ]
 
 

@@ -67,13 +67,13 @@ def test_ingest_export_round_trip(cli_db, tmp_path: Path, real_games: Path, suff
 
 def test_reingest_updates_changed_game(cli_db, games_csv: Path) -> None:
     assert cli_db("data", "ingest", str(games_csv)).exit_code == 0
-    damage(games_csv, 2, "final_diff", "99")
+    damage(games_csv, 2, "final_diff", "29")
     result = cli_db("--json", "data", "ingest", str(games_csv))
     assert json.loads(result.stdout)[0]["updated"] == 40
     out = games_csv.with_name("out.csv")
     cli_db("data", "export", "--out", str(out))
     exported = load_games(out).set_index("game_id")
-    assert exported.loc["0021500001", "final_diff"] == 99
+    assert exported.loc["0021500001", "final_diff"] == 29
     assert count_games(cli_db.db_url) == 40
 
 

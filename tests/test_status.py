@@ -94,7 +94,7 @@ def test_last_runs_reads_the_wrappers_records_and_finds_stale_jobs(tmp_path: Pat
     assert stale_jobs(runs, now + dt.timedelta(days=9)) == ["outcomes", "metrics-export", "verify", "gc"]
     assert set(stale_jobs(runs, now, missing=True)) - set(runs) == {"metrics-check", "abtest-advance",
                                                                     "conformal-check", "dejavu-update", "drift-check",
-                                                                    "lstm-retrain"}
+                                                                    "lstm-retrain", "guard-check"}
     assert job_periods()["lstm-retrain"] == dt.timedelta(days=31) and job_periods()["metrics-check"] == \
         dt.timedelta(hours=1)
     assert last_runs(tmp_path / "nowhere") == {}

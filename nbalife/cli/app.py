@@ -179,7 +179,7 @@ def main_options(
 # The root's commands, each imported and built only when used (nbalife.cli.lazy). A group is
 # the module nbalife.cli.<name> with a Typer ``app``; a command, the module's function <name>.
 GROUPS = ("data", "db", "config", "outcomes", "metrics", "conformal", "dejavu", "drift", "lstm", "abtest", "registry",
-          "cron")
+          "cron", "guard")
 COMMANDS = ("train", "predict", "evaluate", "history", "demo", "status", "replay", "report")
 
 

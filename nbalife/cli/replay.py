@@ -33,6 +33,10 @@ def replay(
     forecasts: Annotated[Optional[Path], typer.Option(
         "--forecasts", help="Also write every game's served forecast (version, arm, context) and the first "
                             "model's (*.csv or *.parquet).", metavar="FILE")] = None,
+    fault: Annotated[Optional[List[str]], typer.Option(
+        "--fault", metavar="KIND@DATE[:PARAM]",
+        help="Inject a fault (repeat for several): variance@D:1.3, bias@D:TEAM, bad-model@D, "
+             "outcomes-stop@D:DAYS, job-stop@D:JOB, stale-model@D.")] = None,
 ) -> None:
     """Train on the games before the window, then play it day by day: each game forecast at minute
     18, its result stored, outcomes synced and every scheduled job run at its cron time. Prints the
@@ -43,7 +47,7 @@ def replay(
     rt = runtime(ctx)
     settings = load_settings(policy).settings if policy is not None else rt.settings
     result = run(list(games), settings=settings, since=since, until=until, train_until=train_until,
-                 abtest_mode=abtest_mode, report=report, forecasts=forecasts)
+                 abtest_mode=abtest_mode, report=report, forecasts=forecasts, faults=fault)
     columns = ["week", "games", "coverage", "width", "MAE", "nothing cov", "nothing width", "nothing MAE",
                "persistence MAE"]
     show(
@@ -72,4 +76,28 @@ def replay(
                 w.persistence_mae) for w in [*result.weeks, result.total]]),
         table(f"Time per job kind ({result.seconds:.1f} s in all)", ["job", "runs", "seconds"],
               [(j.job, j.runs, j.seconds) for j in result.jobs]),
+        *_fault_tables(result),
     )
+
+
+def _fault_tables(result) -> list:  # noqa: ANN001
+    """The faults' rows, or without faults every guardrail alert (each one false)."""
+    if result.false_alarms is not None:
+        return [table(f"False alarms: {len(result.false_alarms)} guardrail alerts without a fault",
+                      ["guardrail", "first", "last", "checks", "action", "detail"],
+                      [(a.guardrail, a.first_at, a.last_at, a.checks, a.action, a.detail)
+                       for a in result.false_alarms])]
+
+    def when(moment) -> str:  # noqa: ANN001
+        return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+
+    return [table("Faults (times UTC; damage: MAE and coverage of the games until recovery, without the fault)",
+                  ["fault", "injected", "detected", "by", "games", "days", "action", "recovered", "MAE", "coverage"],
+                  [(f.fault, when(f.injected_at), when(f.detected_at), f.detected_by, f.games_to_detect,
+                    f.days_to_detect, f.action, when(f.recovered_at),
+                    f"{_num(f.damage.mae)} / {_num(f.damage.baseline_mae)}",
+                    f"{_num(f.damage.coverage)} / {_num(f.damage.baseline_coverage)}") for f in result.faults])]
+
+
+def _num(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -62,4 +62,6 @@ def status_tables(result: Status) -> list[Table]:
                                         for name, f in drift.features.items()]),
         table("Retrain triggers now", ["trigger", "fires", "why"],
               [(t.name, "yes" if t.fired else "no", t.reason) for t in result.triggers]),
+        table("Guardrails (last `guard check`)", ["guardrail", "state", "at", "finding"],
+              [(g.guardrail, g.state, g.at, g.message) for g in result.guardrails]),
     ]

@@ -85,6 +85,21 @@ def stale_jobs(runs: dict[str, JobRun], now: dt.datetime, *, missing: bool = Fal
             or (missing and job.name not in runs)]
 
 
+def write_record(home: Path, job: str, code: int, ended_at: dt.datetime) -> None:
+    """Record a run of ``job`` as the wrapper does (``JOB.exit``, and ``JOB.success`` for a
+    completed run), each file written beside its place and renamed into it: what a simulated
+    season leaves for :func:`last_runs`."""
+    check_job_name(job)
+    logs = Path(home) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    stamp = int(ended_at.timestamp())
+    files = {"exit": f"{code} {stamp}\n", **({"success": f"{stamp}\n"} if code in SUCCESS_CODES else {})}
+    for suffix, text in files.items():
+        temporary = logs / f".{job}.{suffix}.tmp"
+        temporary.write_text(text, encoding="utf-8")
+        temporary.replace(logs / f"{job}.{suffix}")
+
+
 def _read(path: Path) -> str | None:
     try:
         with open(path, "rb") as handle:

@@ -79,6 +79,8 @@ JOBS: tuple[Job, ...] = (
     Job("drift-check", "30 3 * * 1", ("drift", "check"), "compare recent inputs with the training window"),
     Job("lstm-retrain", "0 4 1 * *", ("lstm", "retrain"), "retrain when a trigger fires; never promotes"),
     Job("gc", "0 5 * * 0", ("registry", "gc"), "delete model sets beyond registry.keep_versions"),
+    Job("guard-check", "20 * * * *", ("guard", "check", "--apply", "--prometheus", "{home}/metrics/guard.prom"),
+        "guardrails: roll back a worse production; flag missing predictions, stale results or jobs, swapped feeds"),
 )
 
 

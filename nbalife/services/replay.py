@@ -8,12 +8,14 @@ import datetime as dt
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from nbalife.config import DatabaseSettings, Settings
 from nbalife.errors import BadInput
+from nbalife.services.faults import (Baseline, FalseAlarm, FaultRow, SeasonFaults, check_faults, false_alarms,
+                                     fault_section, perturb, served_with_outcomes)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -99,6 +101,8 @@ class ReplayResult:
     seconds: float
     report: Path | None = None  # the HTML page written with --report
     forecasts: Path | None = None  # the file of every game's forecasts written with --forecasts
+    faults: list[FaultRow] = field(default_factory=list)  # one row per --fault
+    false_alarms: list[FalseAlarm] | None = None  # without --fault: every guardrail alert (all false)
 
 
 def load_season_files(files: list[Path]) -> pd.DataFrame:
@@ -155,12 +159,16 @@ def split_window(games: pd.DataFrame, since: dt.date | None, until: dt.date | No
 def replay(files: list[Path], *, settings: Settings, since: dt.date | None = None, until: dt.date | None = None,
            train_until: dt.date | None = None, db_url: str | None = None, abtest_mode: str = "split",
            progress: DayProgress | None = None, epochs: EpochProgress | None = None,
-           report: Path | None = None, forecasts: Path | None = None) -> ReplayResult:
+           report: Path | None = None, forecasts: Path | None = None, faults: list[str] | None = None,
+           baseline: Baseline | None = None) -> ReplayResult:
     """Train the first model on the games before the window in a temporary home (or on the
     empty store at ``db_url``), promote it, then play the window day by day under ``settings``
     (services.season). The user's home and store are never touched. ``report``: also write the
     ``nbalife report`` page of the replayed season, the policy beside doing nothing. ``forecasts``:
-    also write each game's served forecast (version, arm, context) and the first model's."""
+    also write each game's served forecast (version, arm, context) and the first model's.
+    ``faults``: ``KIND@DATE[:PARAM]`` specs injected into the season (services.faults); ``guard
+    check --apply`` runs every simulated morning either way; ``baseline``: the same window already
+    replayed without faults (else it is replayed for the faults' damage)."""
     from nbalife.files import check_output_path
     from nbalife.services.season import run_season
     from nbalife.services.abtest import MODES
@@ -173,6 +181,7 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
         forecasts = check_output_path(forecasts, option="--forecasts", suffixes=(".csv", ".parquet"))
     games = load_season_files(files)
     training, replayed = split_window(games, since, until, train_until)
+    specs = check_faults(list(faults or ()), replayed)
     settings = dataclasses.replace(settings, database=DatabaseSettings())
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="nbalife-replay-") as tmp:
@@ -180,13 +189,17 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
         engine = _open_store(db_url or f"sqlite:///{home / 'nbalife.db'}")
         try:
             registry, train_seconds = _first_model(engine, home, training, replayed, settings, epochs)
-            run = run_season(replayed, engine=engine, registry=registry, settings=settings, home=home,
-                             abtest_mode=abtest_mode, progress=progress)
+            hook = SeasonFaults(engine, registry, settings, home, specs, seed=settings.lstm.seed)
+            run = run_season(perturb(replayed, specs), engine=engine, registry=registry, settings=settings, home=home,
+                             abtest_mode=abtest_mode, progress=progress, day_step=hook.play)
             nothing = _untouched(engine, registry, run.first_production, replayed)
             if report is not None:
                 _write_report(engine, registry, settings, report, replayed, nothing)
         finally:
             engine.dispose()
+    if specs and baseline is None:
+        baseline = baseline_run(training, replayed, settings, abtest_mode)
+    rows, alarms = fault_section(specs, hook, run, replayed, baseline)
     weeks, months, total = _periods(replayed, run.served, nothing)
     if forecasts is not None:
         _write_forecasts(forecasts, replayed, run.served, nothing)
@@ -198,7 +211,26 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
                         run.actions, dict(sorted(counts.items())), version_counts(run.actions, run.productions),
                         alert_counts(run.actions, settings.league.timezone), run.productions, weeks, months, total,
                         [JobTime("train", 1, train_seconds), *jobs], train_seconds, time.perf_counter() - started,
-                        report, forecasts)
+                        report, forecasts, rows, alarms)
+
+
+def baseline_run(training: pd.DataFrame, replayed: pd.DataFrame, settings: Settings, abtest_mode: str) -> Baseline:
+    """Replay the window without faults in a temporary home, the guard checking every morning:
+    what the faults' damage is measured against, and the guardrails' false alarms."""
+    from nbalife.services.season import run_season
+
+    settings = dataclasses.replace(settings, database=DatabaseSettings())
+    with tempfile.TemporaryDirectory(prefix="nbalife-replay-baseline-") as tmp:
+        home = Path(tmp)
+        engine = _open_store(f"sqlite:///{home / 'nbalife.db'}")
+        try:
+            registry, _ = _first_model(engine, home, training, replayed, settings, None)
+            hook = SeasonFaults(engine, registry, settings, home, [], seed=settings.lstm.seed)
+            run = run_season(replayed, engine=engine, registry=registry, settings=settings, home=home,
+                             abtest_mode=abtest_mode, day_step=hook.play)
+        finally:
+            engine.dispose()
+    return Baseline(served_with_outcomes(run.served, replayed), false_alarms(hook))
 
 
 def _write_forecasts(path: Path, replayed: pd.DataFrame, served: pd.DataFrame, nothing: pd.DataFrame) -> None:

@@ -160,27 +160,37 @@ def run_season(games: pd.DataFrame, *, engine: Engine, registry: Registry, setti
                      dict(season.runs), first_production, registry.current_version(), days, productions)
 
 
-def play_day(season: Season, day: dt.date) -> None:
+def play_day(season: Season, day: dt.date, *, skip: frozenset[str] = frozenset(),
+             after_jobs: Callable[[], object] | None = None) -> None:
     """One day of the season: the A/B step at ``ADVANCE_AT``, the early-morning jobs at their cron
     times, the day's games forecast at ``PREDICT_AT`` and their results stored and synced at
-    ``RESULTS_AT``, and the metrics check at ``METRICS_AT``."""
+    ``RESULTS_AT``, and the metrics check at ``METRICS_AT``.
+
+    A ``day_step`` that wraps it may ``skip`` jobs by name (``ingest``: the day's results do not
+    reach the store) and run ``after_jobs`` once the early-morning jobs are done."""
     s, zone = season, season.zone
     advance_at = local_at(day, ADVANCE_AT, zone)
-    s.timed("abtest-advance", lambda: _advance(s, advance_at))
-    s.note_production(advance_at)
+    if "abtest-advance" not in skip:
+        s.timed("abtest-advance", lambda: _advance(s, advance_at))
+        s.note_production(advance_at)
     for job in JOBS:
-        if job.name in DAILY_JOBS:
+        if job.name in DAILY_JOBS and job.name not in skip:
             for when in fire_times(job.when, day, zone):
                 s.timed(job.name, lambda j=job.name, w=when: _scheduled(s, j, w))
                 s.note_production(when)
+    if after_jobs is not None:
+        after_jobs()
     todays = s.by_day.get(day.isoformat())
     if todays is not None:
         predicted, done = local_at(day, PREDICT_AT, zone), local_at(day, RESULTS_AT, zone)
         s.served.append(s.timed("predict", lambda: _predict(s, todays, predicted)))
-        s.timed("ingest", lambda: _store_results(s.engine, todays, done))
-        s.timed("outcomes", lambda: outcomes.sync(s.engine, now=done, registry=s.registry))
-    metrics_at = local_at(day, METRICS_AT, zone)
-    s.timed("metrics-check", lambda: _metrics(s, metrics_at))
+        if "ingest" not in skip:
+            s.timed("ingest", lambda: _store_results(s.engine, todays, done))
+        if "outcomes" not in skip:
+            s.timed("outcomes", lambda: outcomes.sync(s.engine, now=done, registry=s.registry))
+    if "metrics-check" not in skip:
+        metrics_at = local_at(day, METRICS_AT, zone)
+        s.timed("metrics-check", lambda: _metrics(s, metrics_at))
 
 
 def _predict(season: Season, todays: pd.DataFrame, at: dt.datetime) -> pd.DataFrame:

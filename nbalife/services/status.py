@@ -18,6 +18,7 @@ from nbalife.config import Settings
 from nbalife.ops import jobs as cron_records
 from nbalife.registry import Registry, VersionInfo
 from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
+from nbalife.services.guard import GuardrailState, guardrail_states
 from nbalife.services.metrics import window_metrics
 from nbalife.services.triggers import LstmAge, Trigger, evaluate, lineage
 from nbalife.store.abtests import AbTest, running_test
@@ -121,6 +122,7 @@ class Status:
     triggers: list[Trigger]
     cron: CronJobs | None = None
     tombstones: dict[str, str] = field(default_factory=dict)
+    guardrails: list[GuardrailState] = field(default_factory=list)  # as the last `guard check` left them
 
     def named(self, version: str | None) -> str | None:
         """``version``, with "(deleted by gc on D)" when it is a tombstone."""
@@ -159,7 +161,7 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
     named = {j.version for j in jobs} | {drift.version if drift else None}
     if production is None:
         return Status(now, None, None, [], jobs, windows, None, drift, test, [], cron,
-                      {v: d for v, d in deleted.items() if v in named})
+                      {v: d for v, d in deleted.items() if v in named}, guardrail_states(engine))
     chain = lineage(registry, production)
     age, triggers = evaluate(engine, chain, settings, now=now, drift=_drift_trigger(drift, production.version),
                              force=False)
@@ -177,4 +179,5 @@ def status(engine: Engine, registry: Registry, settings: Settings, *, now: dt.da
         cron=cron,
         tombstones={v: d for v, d in deleted.items()
                     if v in named | {i.version for i in chain} | {age.version if age else None}},
+        guardrails=guardrail_states(engine),
     )

@@ -18,7 +18,7 @@ from nbalife.store.times import from_db_time, to_db_time
 KINDS = frozenset({"ingest", "outcomes", "db_upgrade", "register", "promote", "rollback", "gc", "recover",
                    "abtest_start", "abtest_advance", "abtest_rollback", "abtest_stop",
                    "drift_check", "lstm_retrain", "conformal_check", "dejavu_update", "metrics_check",
-                   "correction"})
+                   "correction", "guard_check"})
 
 
 @dataclass(frozen=True)

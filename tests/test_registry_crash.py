@@ -227,14 +227,18 @@ def test_sigkill_of_every_mutating_command(tmp_path: Path, home: Path, cli_engin
     for name in [n for _ in range(SCALE) for n in COMMANDS]:
         registry = Registry(home, engine)
         before = (registry.current_version(), registry.versions())
-        args = _command(name, registry, tiny_model_set.folder, games_file)
-        code = _run_and_kill(home, engine.url.render_as_string(hide_password=False), rng.uniform(0, COMMANDS[name]),
-                             "cli", *args, env=env)
-        assert code in (0, 1, 2, -signal.SIGKILL), f"{args}: exit {code}"
-        registry = check_store(home, engine, tmp_path / f"fresh-{name}-{len(tally)}")
-        after = (registry.current_version(), registry.versions())
-        outcome = "killed" if code == -signal.SIGKILL else f"exit {code}"
-        tally[(name, f"{outcome}, {'changed' if after != before else 'unchanged'}")] += 1
+        for attempt in range(3):  # a run that finished before its kill is checked too, then tried sooner
+            args = _command(name, registry, tiny_model_set.folder, games_file)
+            delay = rng.uniform(0, COMMANDS[name]) / 2 ** attempt
+            code = _run_and_kill(home, engine.url.render_as_string(hide_password=False), delay, "cli", *args, env=env)
+            assert code in (0, 1, 2, -signal.SIGKILL), f"{args}: exit {code}"
+            registry = check_store(home, engine, tmp_path / f"fresh-{name}-{sum(tally.values())}")
+            after = (registry.current_version(), registry.versions())
+            outcome = "killed" if code == -signal.SIGKILL else f"exit {code}"
+            tally[(name, f"{outcome}, {'changed' if after != before else 'unchanged'}")] += 1
+            if code == -signal.SIGKILL:
+                break
+            before = after
     kills = sum(n for (_, outcome), n in tally.items() if outcome.startswith("killed"))
     summary = "; ".join(f"{name} {outcome}: {n}" for (name, outcome), n in sorted(tally.items()))
     print(f"\n{engine.url.get_backend_name()}: {kills} kills in {sum(tally.values())} runs; {summary}")

@@ -211,6 +211,10 @@ def test_replay_report_is_the_page_of_the_replayed_season_beside_doing_nothing(c
             f"{nothing['nothing_coverage']:.3f}, {nothing['nothing_width']:.3f}</td>") in page
     assert f"<td>n (resolved predictions, arm A)</td><td>{replayed['replay_games']}</td>" in page
     assert "<td>recalibration</td>" in page and external_references(page) == []
+    alarms = replayed["false_alarms"]  # no --fault: the faults section lists the false alarms
+    assert "<h2>Faults</h2>" in page
+    assert (f"{len(alarms)} guardrail alert(s), each one false" in page if alarms
+            else "no guardrail alert or action" in page)
 
 
 def test_replay_report_bad_path_is_exit_2_before_replaying(cli, replay_files: list[Path], tmp_path: Path) -> None:
@@ -403,3 +407,40 @@ def test_version_labels_on_the_timeline_never_overlap(changes: int, hours: int) 
     for i, box in enumerate(boxes):
         assert whole.x0 <= box.x0 and box.x1 <= whole.x1  # inside the figure
         assert not any(box.overlaps(other) for other in boxes[i + 1:])
+
+
+def _replay_page(**faults) -> str:  # noqa: ANN003
+    """A replay page with no resolved prediction, rendered straight from its content."""
+    from nbalife.report.content import ReportContent
+    from nbalife.report.page import render
+    from nbalife.services.metrics import MetricsRow
+
+    until = dt.datetime(2024, 1, 31, 14, tzinfo=dt.timezone.utc)
+    total = MetricsRow("all", 0, None, None, None, None, None, None, None, None, None, None)
+    return render(ReportContent("nbalife replay", until, None, until, "1.0.0", "A", total, 0.9, 0.02, 0.85, [], [],
+                                None, None, None, [], [], "America/New_York", **faults))
+
+
+def test_the_replay_page_lists_the_faults_or_the_false_alarms() -> None:
+    from nbalife.services.faults import Damage, FalseAlarm, FaultRow
+
+    at = dt.datetime(2024, 1, 10, 17, tzinfo=dt.timezone.utc)
+    row = FaultRow("bias@2024-01-10:<BOS>", "bias", at, at + dt.timedelta(days=2), "guard <coverage>", 14, 2.0,
+                   "rollback", at + dt.timedelta(days=3), Damage(20, 6.25, 0.7, 5.5, 0.9))
+    page = _replay_page(faults=[row], false_alarms=None)
+    assert "<h2>Faults</h2>" in page and external_references(page) == []
+    assert ("<tr><td>bias@2024-01-10:&lt;BOS&gt;</td><td>bias</td><td>2024-01-10 12:00 EST</td>"
+            "<td>2024-01-12 12:00 EST</td><td>guard &lt;coverage&gt;</td><td>14</td><td>2.000</td><td>rollback</td>"
+            "<td>2024-01-13 12:00 EST</td><td>20</td><td>6.250 / 5.500</td><td>0.700 / 0.900</td></tr>") in page
+    assert "<BOS>" not in page and "no guardrail alert" not in page
+    undetected = FaultRow("stale-model@2024-01-10", "stale-model", at, None, None, None, None, None, None,
+                          Damage(0, None, None, None, None))
+    assert "<td>stale-model</td><td>2024-01-10 12:00 EST</td><td>-</td><td>-</td>" in _replay_page(faults=[undetected])
+
+    alarm = FalseAlarm("coverage", at, at + dt.timedelta(hours=12), 2, None, "coverage 0.8 < 0.85 & <n>")
+    page = _replay_page(faults=[], false_alarms=[alarm])
+    assert "1 guardrail alert(s), each one false" in page
+    assert ("<tr><td>coverage</td><td>2024-01-10 12:00 EST</td><td>2024-01-11 00:00 EST</td><td>2</td><td>-</td>"
+            "<td>coverage 0.8 &lt; 0.85 &amp; &lt;n&gt;</td></tr>") in page
+    assert "no guardrail alert or action" in _replay_page(faults=[], false_alarms=[])
+    assert "<h2>Faults</h2>" not in _replay_page()  # `nbalife report`: no faults section

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from nbalife.abtest.decision import Decision
     from nbalife.report.series import CalibrationPoint, Daily
     from nbalife.services.abtest import SequentialPath
+    from nbalife.services.faults import FalseAlarm, FaultRow
     from nbalife.services.metrics import MetricsRow
     from nbalife.store.abtests import AbTest
 
@@ -144,3 +145,7 @@ class ReportContent:
     baseline: Baseline | None = None
     alerts: list[Alert] = field(default_factory=list)
     arms: list[ArmSeries] | None = None  # with ``report --by arm``
+    # A replay's page (``replay --report``): one row per --fault, or without faults every guardrail
+    # alert (each one false). Both None: no faults section (``nbalife report``).
+    faults: list[FaultRow] | None = None
+    false_alarms: list[FalseAlarm] | None = None

@@ -183,6 +183,32 @@ def _abtest(content: ReportContent) -> str:
     return "".join(parts)
 
 
+def _faults(content: ReportContent) -> str:
+    """A replay's faults: one row per ``--fault``, or without faults the guardrails' false alarms;
+    nothing on a page that is not a replay's."""
+    zone = content.zone
+    if content.faults:
+        return ("<h2>Faults</h2>"
+                + _table(["fault", "kind", "injected_at", "detected_at", "detected_by", "games_to_detect",
+                          "days_to_detect", "action", "recovered_at", "damage: games", "MAE / without",
+                          "coverage / without"],
+                         [(f.fault, f.kind, f.injected_at, f.detected_at, f.detected_by, f.games_to_detect,
+                           f.days_to_detect, f.action, f.recovered_at, f.damage.games,
+                           f"{_cell(f.damage.mae)} / {_cell(f.damage.baseline_mae)}",
+                           f"{_cell(f.damage.coverage)} / {_cell(f.damage.baseline_coverage)}")
+                          for f in content.faults], zone)
+                + '<p class="note">Damage: the games from injection to recovery, the faulty run against the '
+                  "same games replayed without the fault.</p>")
+    if content.false_alarms is None:
+        return ""
+    alarms = content.false_alarms
+    if not alarms:
+        return "<h2>Faults</h2><p>No fault injected: no guardrail alert or action.</p>"
+    return (f"<h2>Faults</h2><p>No fault injected: {len(alarms)} guardrail alert(s), each one false.</p>"
+            + _table(["guardrail", "first", "last", "checks", "action", "detail"],
+                     [(a.guardrail, a.first_at, a.last_at, a.checks, a.action, a.detail) for a in alarms], zone))
+
+
 def _state(test: Any, zone: str) -> str:
     return "running" if test.ended_at is None else f"{test.status} at {_cell(test.ended_at, zone)}"
 
@@ -197,4 +223,5 @@ def render(content: ReportContent) -> str:
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             f"<title>{escape(content.title)}</title><style>{STYLE}</style></head><body>"
             + _header(content) + body + _timeline(content) + _alerts(content) + _abtest(content)
+            + _faults(content)
             + "</body></html>\n")

@@ -193,13 +193,16 @@ def replay(files: list[Path], *, settings: Settings, since: dt.date | None = Non
             run = run_season(perturb(replayed, specs), engine=engine, registry=registry, settings=settings, home=home,
                              abtest_mode=abtest_mode, progress=progress, day_step=hook.play)
             nothing = _untouched(engine, registry, run.first_production, replayed)
-            if report is not None:
-                _write_report(engine, registry, settings, report, replayed, nothing)
+            page = _report_content(engine, registry, settings, replayed, nothing) if report is not None else None
         finally:
             engine.dispose()
     if specs and baseline is None:
         baseline = baseline_run(training, replayed, settings, abtest_mode)
     rows, alarms = fault_section(specs, hook, run, replayed, baseline)
+    if page is not None:
+        from nbalife.services.report import write_content
+
+        write_content(report, dataclasses.replace(page, faults=rows, false_alarms=alarms))
     weeks, months, total = _periods(replayed, run.served, nothing)
     if forecasts is not None:
         _write_forecasts(forecasts, replayed, run.served, nothing)
@@ -272,15 +275,16 @@ def alert_counts(actions: list[Action], zone: str) -> list[AlertCount]:
     return [AlertCount(job, cause, len(dates), len(set(dates))) for (job, cause), dates in sorted(days.items())]
 
 
-def _write_report(engine, registry, settings: Settings, out: Path, replayed: pd.DataFrame,  # noqa: ANN001
-                  nothing: pd.DataFrame) -> None:
-    """The report page of the replayed season, from the replay's store before it is deleted."""
-    from nbalife.services.report import write_replay_report
+def _report_content(engine, registry, settings: Settings, replayed: pd.DataFrame,  # noqa: ANN001, ANN202
+                    nothing: pd.DataFrame):
+    """The report page's content of the replayed season, from the replay's store before it is
+    deleted; written once the faults' rows are known."""
+    from nbalife.services.report import replay_content
 
     untouched = {g: (float(f), float(lo), float(hi)) for g, f, lo, hi in nothing[["game_id", "forecast", "lower", "upper"]].itertuples(
         index=False)}
-    write_replay_report(engine, registry, settings, out, first=dt.date.fromisoformat(replayed["game_date"].iloc[0]),
-                        last=dt.date.fromisoformat(replayed["game_date"].iloc[-1]), untouched=untouched)
+    return replay_content(engine, registry, settings, first=dt.date.fromisoformat(replayed["game_date"].iloc[0]),
+                          last=dt.date.fromisoformat(replayed["game_date"].iloc[-1]), untouched=untouched)
 
 
 def _open_store(url: str):  # noqa: ANN202 - an Engine

@@ -76,17 +76,23 @@ def write_report(engine: Engine, registry: Registry, settings: Settings, out: Pa
     return _write(out, gather(engine, registry, settings, now=now, days=days, since=since, until=until, by=by))
 
 
-def write_replay_report(engine: Engine, registry: Registry, settings: Settings, out: Path, *, first: dt.date,
-                        last: dt.date, untouched: dict[str, tuple[float, float, float]]) -> ReportResult:
+def replay_content(engine: Engine, registry: Registry, settings: Settings, *, first: dt.date, last: dt.date,
+                   untouched: dict[str, tuple[float, float, float]]) -> ReportContent:
     """The page of a replayed season (game days ``first`` .. ``last``), in the replay's own store:
     the policy's forecasts, with ``untouched`` (game id -> forecast, lower, upper of the first
     model without any job) beside them as "do nothing"; the window is those league days, and the
-    page is as of the morning after. ``out`` was checked by the caller."""
+    page is as of the morning after. The replay adds its faults (or false alarms) and writes it
+    with ``write_content``."""
     from nbalife.ops.schedule import local_at
 
     end = local_at(last + dt.timedelta(days=1), dt.time(9), settings.league.timezone)
-    return _write(out, gather(engine, registry, settings, now=end, since=first, until=last, untouched=untouched,
-                              title=f"nbalife replay {first} .. {last}", label="policy"))
+    return gather(engine, registry, settings, now=end, since=first, until=last, untouched=untouched,
+                  title=f"nbalife replay {first} .. {last}", label="policy")
+
+
+def write_content(out: Path, content: ReportContent) -> ReportResult:
+    """Write ``content``'s page to ``out`` (checked by the caller)."""
+    return _write(out, content)
 
 
 def _write(out: Path, content: ReportContent) -> ReportResult:

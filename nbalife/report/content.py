@@ -23,14 +23,6 @@ MARKER_COLOURS = {"promotion": "#2a7b2a", "recalibration": "#d08000", "retrain":
 PRODUCTION_CHANGES = ("promotion", "rollback")  # the markers where the serving version changed
 
 
-def alert_cause(breach: str) -> str:
-    """What a breached alert level is about: its words before the first figure (``"n 5 < …"`` →
-    ``n``, ``"coverage 0.81 < …"`` → ``coverage``)."""
-    import re
-
-    return re.split(r"[-\d(<>=]", breach, maxsplit=1)[0].strip(" :") or breach
-
-
 @dataclass(frozen=True)
 class Marker:
     """One change of the serving model set (or an attempt at one) on the version timeline."""

@@ -355,3 +355,11 @@ def check(engine: Engine, monitoring: MonitoringSettings, *, now: dt.datetime, d
     return MetricsCheck(since, span.until, row, monitoring.mae_alert, monitoring.coverage_alert,
                         monitoring.min_predictions, found, outcome, message, bound, games, label, missing, unsynced,
                         causes, notify, reason, quarantined)
+
+
+def alert_cause(breach: str) -> str:
+    """What a breached alert level is about: its words before the first figure (``"n 5 < …"`` →
+    ``n``, ``"coverage 0.81 < …"`` → ``coverage``)."""
+    import re
+
+    return re.split(r"[-\d(<>=]", breach, maxsplit=1)[0].strip(" :") or breach

@@ -32,9 +32,8 @@ from nbalife.report.content import (
     Marker,
     ReportContent,
     Residuals,
-    alert_cause,
 )
-from nbalife.services.metrics import figures, window
+from nbalife.services.metrics import alert_cause, figures, window
 from nbalife.store.abtests import AbTest, list_tests
 from nbalife.store.engine import reachable
 from nbalife.store.events import Event, list_events

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Callable
 from nbalife.errors import BadInput
 from nbalife.interchange import PATTERN_COLUMNS
 from nbalife.ops.schedule import JOBS, fire_times, local_at
-from nbalife.report.content import alert_cause
 from nbalife.services import abtest, conformal, dejavu, drift, lstm, metrics, outcomes
 from nbalife.services.forecasting import forecast, forecast_routed
 from nbalife.services.matchups import with_store
@@ -228,7 +227,7 @@ def _metrics(season: Season, at: dt.datetime) -> Action | None:
                            repeat_hours=season.settings.notify.repeat_hours)
     if result.outcome != "alert":
         return None
-    causes = tuple(dict.fromkeys(alert_cause(b) for b in result.breaches)) or ("alert",)
+    causes = tuple(dict.fromkeys(metrics.alert_cause(b) for b in result.breaches)) or ("alert",)
     return Action(at, "metrics-check", "alert", None, result.message, causes)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -71,19 +72,21 @@ def check_format(data: object, kind: str, path: Path) -> None:
         raise BadInput(f"{path}: not a {kind} file")
 
 
-class JsonModel:
+class JsonModel(ABC):
     """A fitted model kept as one JSON file: ``save``/``load`` through the subclass's
     ``to_dict``/``from_dict(data, path)``, the file ``JSON_FILE`` whose ``format`` is ``FORMAT``."""
 
     JSON_FILE: ClassVar[str]
     FORMAT: ClassVar[str]
 
+    @abstractmethod
     def to_dict(self) -> dict[str, Any]:
-        raise NotImplementedError
+        """The fitted model as JSON-ready data, ``format`` included."""
 
     @classmethod
+    @abstractmethod
     def from_dict(cls: type[_J], data: dict[str, Any], source: Path | str) -> _J:
-        raise NotImplementedError
+        """The fitted model from ``data`` read from ``source``; bad data is BadInput naming it."""
 
     def save(self, directory: Path) -> list[Path]:
         """Write the model's JSON file into ``directory`` atomically."""

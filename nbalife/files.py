@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +28,17 @@ def fsync_dir(path: Path) -> None:
 def write_atomic(path: Path, data: bytes | str | Callable[[Path], object], *, mode: int | None = None) -> Path:
     """Write ``path`` in one step: ``data`` (bytes or text), or ``data(tmp)`` writing a temporary
     file beside it, is fsynced and renamed into place, then the folder is fsynced. The file gets
-    ``mode`` (default: what the umask gives a new file). On any error the temporary file is
-    removed and ``path`` is untouched."""
+    ``mode`` (default: the mode of the file it replaces, else what the umask gives a new file);
+    a symlink is written through, where it points, not replaced. On any error the temporary file
+    is removed and ``path`` is untouched."""
     path = Path(path)
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if mode is None:
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            mode = umask_mode()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
@@ -41,7 +50,7 @@ def write_atomic(path: Path, data: bytes | str | Callable[[Path], object], *, mo
             tmp.write_bytes(data.encode() if isinstance(data, str) else data)
         with open(tmp, "rb+") as written:
             os.fsync(written.fileno())
-        os.chmod(tmp, umask_mode() if mode is None else mode)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)

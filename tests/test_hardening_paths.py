@@ -176,3 +176,16 @@ def test_the_check_leaves_nothing_behind(tmp_path: Path) -> None:
     check_output_path(tmp_path / "x.html", option="--out", suffixes=(".html",))
     check_output_path(tmp_path / "models", option="--out", folder=True)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_atomic_write_keeps_the_replaced_file_s_mode_and_writes_through_a_symlink(tmp_path: Path) -> None:
+    from nbalife.files import write_atomic
+
+    secret = tmp_path / "report.html"
+    secret.write_text("old")
+    secret.chmod(0o600)
+    link = tmp_path / "latest.html"
+    link.symlink_to(secret)
+    write_atomic(link, "new")
+    assert link.is_symlink() and secret.read_text() == "new"
+    assert secret.stat().st_mode & 0o777 == 0o600

@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
-import stat
 import subprocess
 import sys
 from collections.abc import Callable
@@ -239,7 +238,7 @@ def _write(file: Path | None, text: str, source: str, read: str) -> None:
 
     if _read(file, source) != read:
         raise BadInput(f"{source}: changed while nbalife was editing it; run the command again")
-    _replace(file, keep_owner, stat.S_IMODE(before.st_mode), source)
+    _replace(file, keep_owner, None, source)  # write_atomic keeps the file's mode
 
 
 def _replace(file: Path, data: bytes | Callable[[Path], None], mode: int | None, source: str) -> None:

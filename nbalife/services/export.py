@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from nbalife.errors import BadInput
 from nbalife.files import check_output_path
+from nbalife.ops.jobs import last_runs
 from nbalife.ops.prometheus import Exposition, JobStatus, write_textfile
 from nbalife.registry import Registry
 from nbalife.services.drift import EVENT_KIND as DRIFT_EVENT
@@ -46,25 +47,14 @@ def check_prom_path(path: Path, *, create: bool = False) -> Path:
     return check_output_path(path, option="--prometheus", suffixes=(".prom",))
 
 
-def job_statuses(logs: Path) -> list[JobStatus]:
-    """The last exit code and success time of each job, as the cron wrapper recorded them."""
-    statuses = []
-    for exit_file in sorted(logs.glob("*.exit")) if logs.is_dir() else []:
-        job = exit_file.name[: -len(".exit")]
-        code, at = _numbers(exit_file, 2)
-        success_file = logs / f"{job}.success"
-        (success,) = _numbers(success_file, 1) if success_file.is_file() else (None,)
-        statuses.append(JobStatus(job, None if code is None else int(code), at, success))
-    return statuses
+def job_statuses(home: Path) -> list[JobStatus]:
+    """The last exit code and success time of each job, as the cron wrapper recorded them
+    (``ops.jobs.last_runs``), in epoch seconds for the textfile."""
+    def epoch(moment: dt.datetime | None) -> float | None:
+        return None if moment is None else moment.timestamp()
 
-
-def _numbers(path: Path, count: int) -> tuple[float | None, ...]:
-    """``count`` numbers from a wrapper status file; Nones where it is unreadable (a run in progress)."""
-    try:
-        values = tuple(float(v) for v in path.read_text().split())
-    except (OSError, ValueError):
-        return (None,) * count
-    return values if len(values) == count else (None,) * count
+    return [JobStatus(run.job, run.exit_code, epoch(run.ended_at), epoch(run.last_success))
+            for run in last_runs(home).values()]
 
 
 def export(engine: Engine, registry: Registry, home: Path, path: Path, *, now: dt.datetime) -> ExportResult:
@@ -78,7 +68,7 @@ def export(engine: Engine, registry: Registry, home: Path, path: Path, *, now: d
         drift_events = list_events(conn, kind=DRIFT_EVENT, limit=1)
     drift = {feature: {"psi": figures.get("psi"), "ks_pvalue": figures.get("ks_pvalue")}
              for feature, figures in (drift_events[0].details.get("features", {}) if drift_events else {}).items()}
-    jobs = job_statuses(home / "logs")
+    jobs = job_statuses(home)
     exposition = Exposition(
         windows=windows, production=registry.current_version(), jobs=jobs, abtest_active=test is not None,
         abtest_stage_share=None if test is None else test.shares[test.stage], drift=drift)

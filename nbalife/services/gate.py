@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Engine
 
+    from nbalife.forecast.modelset import Forecasts
     from nbalife.services.model_loading import LoadedModelSet
 
 HELD_OUT = "held-out metrics"
@@ -59,8 +60,9 @@ def judge(
         champion = load_model_set(registry, production.version)
     except BadInput as exc:
         return _held_out(gate, info, production, f"production cannot be loaded ({exc})")
-    mine, theirs = score_on_games(engine, candidate, games), score_on_games(engine, champion, games)
-    reasons = tuple(gate.failures(mine, theirs)) + ensemble_against_its_parts(engine, candidate, games)
+    served = served_forecasts(engine, candidate, games)  # once: scored, then set against its parts
+    mine, theirs = scores_of(games, served), score_on_games(engine, champion, games)
+    reasons = tuple(gate.failures(mine, theirs)) + ensemble_against_its_parts(games, served)
     return GateResult(
         info.version, production.version, not reasons, reasons, RECENT,
         f"both scored on the {len(games)} most recent games after {cutoff}", len(games),
@@ -110,23 +112,32 @@ def games_after(engine: Engine, cutoff: dt.date, until: dt.date, limit: int) -> 
     return games.tail(limit).reset_index(drop=True)
 
 
-def score_on_games(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
-    """The ensemble's MAE, interval coverage and paired difference from persistence on ``games``,
-    forecast as production serves them (``services.forecasting``: each game with its teams'
-    strength from the store's results before its date)."""
+def served_forecasts(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> Forecasts:
+    """``loaded``'s forecasts of ``games`` as production serves them (``services.forecasting``:
+    each game with its teams' strength from the store's results before its date)."""
     import numpy as np
 
-    from nbalife.forecast.metrics import score_forecasts
     from nbalife.interchange import PATTERN_COLUMNS
     from nbalife.services.forecasting import forecast_games
     from nbalife.services.matchups import with_store
 
     patterns = games[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
-    forecasts, _ = forecast_games(loaded.models, patterns, with_store(engine, games, loaded.models))
-    scores = score_forecasts(games["d24"].to_numpy(dtype=float), patterns[:, -1].astype(float), forecasts)
+    return forecast_games(loaded.models, patterns, with_store(engine, games, loaded.models))[0]
+
+
+def scores_of(games: pd.DataFrame, forecasts: Forecasts) -> dict[str, float]:
+    """The ensemble's MAE, interval coverage and paired difference from persistence on ``games``."""
+    from nbalife.forecast.metrics import score_forecasts
+
+    scores = score_forecasts(games["d24"].to_numpy(dtype=float), games["d18"].to_numpy(dtype=float), forecasts)
     ensemble = next(s for s in scores if s.model == "ensemble")
     return {"mae": ensemble.mae, "coverage": ensemble.coverage,
             "vs_persistence": ensemble.vs_persistence, "vs_persistence_se": ensemble.vs_persistence_se}
+
+
+def score_on_games(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> dict[str, float]:
+    """``scores_of`` ``loaded``'s served forecasts of ``games``."""
+    return scores_of(games, served_forecasts(engine, loaded, games))
 
 
 # The ensemble against its own parts: a candidate whose ensemble is worse than its best single
@@ -134,18 +145,11 @@ def score_on_games(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) 
 ENSEMBLE_MAX_SE = 2.0
 
 
-def ensemble_against_its_parts(engine: Engine, loaded: LoadedModelSet, games: pd.DataFrame) -> tuple[str, ...]:
-    """The refusal line when the ensemble of ``loaded`` is worse than its best component on
-    ``games`` (forecast as production serves them, ``services.forecasting``), else nothing."""
-    import numpy as np
-
+def ensemble_against_its_parts(games: pd.DataFrame, result: Forecasts) -> tuple[str, ...]:
+    """The refusal line when the ensemble in ``result`` (forecasts of ``games``) is worse than its
+    best component, else nothing."""
     from nbalife.forecast.metrics import worse_than_best_part
-    from nbalife.interchange import PATTERN_COLUMNS
-    from nbalife.services.forecasting import forecast_games
-    from nbalife.services.matchups import with_store
 
-    patterns = games[PATTERN_COLUMNS].to_numpy(dtype=np.float32)
-    result, _ = forecast_games(loaded.models, patterns, with_store(engine, games, loaded.models))
     parts = {"ensemble": result.forecast, "dejavu": result.dejavu, "lstm": result.lstm,
              **({"context": result.context} if result.context is not None else {})}
     found = worse_than_best_part(games["d24"].to_numpy(dtype=float), parts, ENSEMBLE_MAX_SE)
